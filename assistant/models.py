@@ -1,0 +1,214 @@
+"""The typed values that cross stage boundaries.
+
+The pipeline is ``sources -> load -> chunk -> embed/store -> retrieve``; each stage takes and
+returns these frozen dataclasses, never loose dicts. A ``Chunk`` carries everything a
+citation needs (document, publisher, licence, section, page, link), so any stage can cite it
+without a lookup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One document the project knows about: where it comes from and how to credit it."""
+
+    id: str
+    title: str
+    publisher: str
+    published: str  # ISO date, or as precise as the publisher states ("2021-01")
+    licence: str
+    file: str  # file name under corpus/documents/ (or the path given to `ingest`)
+    url: str | None = None  # official address people can check
+    download_url: str | None = None  # where `levelup fetch` downloads the file; None: not downloadable
+    sha256: str | None = None  # of the file's bytes, when known
+    mirror_path: str | None = None  # path inside a local mirror folder (LEVELUP_CORPUS_MIRROR)
+    kind: str = "government"  # "government" (primary text) or "commentary" (third party)
+    relation: str = "core"  # "core" (the White Paper itself) or "related"
+    notes: str = ""
+
+    @property
+    def is_pdf(self) -> bool:
+        return self.file.lower().endswith(".pdf")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A page of a document, as a span of its cleaned text."""
+
+    number: int  # 1-based physical page (what `#page=N` opens in a PDF viewer)
+    label: str  # the number printed on the page when the text shows one, else str(number)
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Heading:
+    """A section heading found in a document, with its nesting level (1 = top)."""
+
+    level: int
+    title: str
+    start: int  # offset of the heading text in the cleaned text
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A source file turned into clean text, with its pages and section headings.
+
+    ``text`` only differs from the extracted text by dropped running headers, footers and page
+    numbers, and by line breaks rejoined; no sentence is rewritten.
+    """
+
+    id: str
+    source: Source
+    path: Path
+    text: str
+    pages: tuple[Page, ...]
+    headings: tuple[Heading, ...]
+    digest: str  # sha256 of the file's bytes: an unchanged file is never re-processed
+    warnings: tuple[str, ...] = ()
+
+    def page_at(self, offset: int) -> Page | None:
+        """The page holding character ``offset`` of the cleaned text."""
+        for page in self.pages:
+            if page.start <= offset < page.end:
+                return page
+        return self.pages[-1] if self.pages and offset >= self.pages[-1].start else None
+
+    def heading_path_at(self, offset: int) -> tuple[str, ...]:
+        """Titles of the headings enclosing ``offset``, outermost first."""
+        path: list[Heading] = []
+        for heading in self.headings:
+            if heading.start > offset:
+                break
+            while path and path[-1].level >= heading.level:
+                path.pop()
+            path.append(heading)
+        return tuple(h.title for h in path)
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A passage: a verbatim slice ``document.text[start:end]`` and where it sits."""
+
+    id: str  # stable: document id + content digest
+    digest: str  # sha256 of the text and the chunk settings; ingest skips digests already embedded
+    doc_id: str
+    source: Source
+    text: str
+    heading_path: tuple[str, ...]
+    page_start: int | None
+    page_end: int | None
+    page_label: str | None
+    start: int
+    end: int
+    dup_group: str | None = None  # chunks of other documents saying the same thing share this id
+
+    @property
+    def section(self) -> str:
+        return " > ".join(self.heading_path)
+
+    @property
+    def link(self) -> str | None:
+        """Where a reader can check the passage: the PDF at its page, else the official page."""
+        if self.source.is_pdf and self.source.download_url and self.page_start:
+            return f"{self.source.download_url}#page={self.page_start}"
+        return self.source.url or self.source.download_url
+
+    @property
+    def embed_text(self) -> str:
+        """What the model embeds: the section heading gives a short passage its context."""
+        if self.heading_path:
+            return f"{self.heading_path[-1]}\n{self.text}"
+        return self.text
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A chunk returned by a search, with the evidence of how it was ranked."""
+
+    chunk: Chunk
+    score: float
+    rank: int
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
+    reasons: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        c = self.chunk
+        return {
+            "rank": self.rank,
+            "chunk_id": c.id,
+            "doc_id": c.doc_id,
+            "title": c.source.title,
+            "publisher": c.source.publisher,
+            "published": c.source.published,
+            "licence": c.source.licence,
+            "page_start": c.page_start,
+            "page_end": c.page_end,
+            "page_label": c.page_label,
+            "section": c.section,
+            "url": c.link,
+            "text": c.text,
+            "score": round(self.score, 6),
+            "reasons": list(self.reasons),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedDocument:
+    """What the index records about one document (shown by `levelup status`)."""
+
+    id: str
+    title: str
+    file: str
+    digest: str
+    passages: int
+    pages: int
+
+
+@dataclass(frozen=True, slots=True)
+class IndexInfo:
+    """A published index generation: what it holds and how it was built."""
+
+    key: str
+    generation: str
+    location: str
+    model: str
+    built_at: str
+    documents: tuple[IndexedDocument, ...]
+
+    @property
+    def passages(self) -> int:
+        return sum(d.passages for d in self.documents)
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """What one ingest did; mutable while the ingest runs, then handed back to the caller."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    warnings: list[str] = field(default_factory=list)
+    pages: int = 0
+    passages: int = 0
+    embedded: int = 0  # passages whose vectors were computed in this run
+    reused: int = 0  # passages whose vectors came from the previous generation
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+    generation: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed

