@@ -173,6 +173,7 @@ class IndexedDocument:
     digest: str
     passages: int
     pages: int
+    content_digest: str = ""  # sha256 of the cleaned text: the same text under two names is indexed once
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +200,7 @@ class IngestReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (source id, reason): not a failure
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     warnings: list[str] = field(default_factory=list)
     pages: int = 0

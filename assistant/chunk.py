@@ -1,0 +1,197 @@
+"""Cut documents into passages that respect their structure.
+
+A passage is a verbatim slice of ``Document.text``. Paragraphs, list items and headings are
+the units; consecutive units of one section are packed up to ``chunk_tokens``; a new
+section starts a new passage (unless the open one is still tiny). A paragraph longer than
+the model's window is cut between sentences, and a single sentence longer than the window
+is cut by LangChain's recursive splitter at clause or word boundaries; nothing else cuts a
+sentence.
+
+Near-duplicates across documents (the same executive summary in two renderings) are
+linked here with ``link_near_duplicates`` so retrieval can collapse them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+
+from .models import Chunk, Document
+from .settings import Settings, get_settings
+
+TokenCounter = Callable[[str], int]
+
+
+@dataclass(frozen=True, slots=True)
+class _Piece:
+    start: int
+    end: int
+    tokens: int
+    heading: bool = False
+
+
+_ABBREVIATIONS = {"e.g", "i.e", "etc", "no", "nos", "mr", "mrs", "ms", "dr", "st", "vs", "cf", "fig",
+                  "para", "paras", "approx", "inc", "ltd", "co", "vol", "p", "pp", "ch", "sec", "art"}
+_SENTENCE_GAP = re.compile(r"(?<=[.!?])[\"'\u2019\u201d)\]]*\s+(?=[\"'\u2018\u201c(\[]?[A-Z0-9£$\u2022])")
+
+
+def split_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
+    """Sentence spans of ``text`` (shifted by ``offset``), not cutting after "e.g." or initials."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for match in _SENTENCE_GAP.finditer(text):
+        before = text[start:match.start()].rstrip("\"'\u2019\u201d)]")
+        word = re.search(r"(\S+)\.$", before)
+        if word and (word.group(1).lower().rstrip(".") in _ABBREVIATIONS or re.fullmatch(r"[A-Z]", word.group(1))):
+            continue
+        spans.append((offset + start, offset + match.start()))
+        start = match.end()
+    if text[start:].strip():
+        spans.append((offset + start, offset + len(text.rstrip())))
+    return spans
+
+
+def _units(document: Document) -> list[tuple[int, int, bool]]:
+    """The document's paragraphs as (start, end, is_heading), from its blank-line separators."""
+    heading_starts = {h.start for h in document.headings if h.end > h.start}
+    units = []
+    for match in re.finditer(r"[^\n]+(?:\n(?!\n)[^\n]+)*", document.text):
+        units.append((match.start(), match.end(), match.start() in heading_starts))
+    return units
+
+
+def _split_long(text: str, start: int, end: int, max_tokens: int, count: TokenCounter) -> list[_Piece]:
+    """Cut an over-long paragraph between sentences; an over-long sentence at clause/word breaks."""
+    pieces: list[_Piece] = []
+    for s_start, s_end in split_sentences(text[start:end], start):
+        tokens = count(text[s_start:s_end])
+        if tokens <= max_tokens:
+            pieces.append(_Piece(s_start, s_end, tokens))
+            continue
+        from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+        splitter = RecursiveCharacterTextSplitter(
+            chunk_size=max_tokens, chunk_overlap=0, length_function=count,
+            separators=["; ", ", ", " – ", " ", ""], keep_separator="end",
+        )
+        cursor = s_start
+        for part in splitter.split_text(text[s_start:s_end]):
+            found = text.find(part, cursor, s_end)
+            if found < 0:  # the splitter only strips whitespace, so this cannot happen; be safe
+                continue
+            pieces.append(_Piece(found, found + len(part), count(part)))
+            cursor = found + len(part)
+    return pieces
+
+
+def chunk_document(document: Document, count_tokens: TokenCounter, settings: Settings | None = None) -> list[Chunk]:
+    """Cut ``document`` into passages of about ``settings.chunk_tokens`` tokens."""
+    settings = get_settings(settings)
+    target, ceiling = settings.chunk_tokens, settings.chunk_max_tokens
+    text = document.text
+    pieces: list[_Piece] = []
+    for start, end, heading in _units(document):
+        tokens = count_tokens(text[start:end])
+        if tokens <= ceiling:
+            pieces.append(_Piece(start, end, tokens, heading))
+        else:
+            pieces.extend(_split_long(text, start, end, ceiling, count_tokens))
+
+    groups: list[list[_Piece]] = []
+    current: list[_Piece] = []
+    size = 0
+    for piece in pieces:
+        only_headings = all(p.heading for p in current)
+        new_section = piece.heading and size >= target // 3 and not only_headings
+        too_big = size + piece.tokens > target and size >= target // 3 and not only_headings
+        if current and (new_section or too_big or size + piece.tokens > ceiling):
+            carried: list[_Piece] = []
+            while current and current[-1].heading and len(current) > 1:
+                carried.insert(0, current.pop())  # a heading belongs with the text after it
+            groups.append(current)
+            current, size = carried, sum(p.tokens for p in carried)
+        current.append(piece)
+        size += piece.tokens
+    if current:
+        groups.append(current)
+    return _make_chunks(document, [(g[0].start, g[-1].end) for g in groups], settings)
+
+
+def _make_chunks(document: Document, spans: Iterable[tuple[int, int]], settings: Settings) -> list[Chunk]:
+    chunks: list[Chunk] = []
+    seen: dict[str, int] = {}
+    for start, end in spans:
+        text = document.text[start:end]
+        first, last = document.page_at(start), document.page_at(max(start, end - 1))
+        chunk = Chunk(
+            id="", digest="", doc_id=document.id, source=document.source, text=text,
+            heading_path=document.heading_path_at(start),
+            page_start=first.number if first else None, page_end=last.number if last else None,
+            page_label=first.label if first else None, start=start, end=end,
+        )
+        digest = hashlib.sha256(f"{chunk.embed_text}\x00{settings.index_key()}".encode()).hexdigest()
+        seen[digest] = seen.get(digest, 0) + 1
+        suffix = f"-{seen[digest]}" if seen[digest] > 1 else ""
+        chunks.append(replace(chunk, id=f"{document.id}:{digest[:16]}{suffix}", digest=digest))
+    return chunks
+
+
+# --- near-duplicates ---------------------------------------------------------------------
+
+def _shingles(text: str) -> set[str]:
+    """Word 3-grams of a canonical form that forgives dropped ligatures ("fnance" = "finance")."""
+    canonical = unicodedata.normalize("NFKC", text).lower()
+    canonical = re.sub(r"ffi|ffl|ff|fi|fl", "f", canonical)
+    canonical = re.sub(r"(\d)\s*(bn|billion)\b", r"\1 billion", canonical)
+    canonical = re.sub(r"(\d)\s*(m|million)\b", r"\1 million", canonical)
+    words = re.findall(r"[a-z0-9]+", canonical)
+    return {" ".join(words[i:i + 3]) for i in range(len(words) - 2)}
+
+
+def link_near_duplicates(chunks: Sequence[Chunk], threshold: float = 0.5) -> list[Chunk]:
+    """Give passages that repeat each other (in other documents) a shared ``dup_group``.
+
+    Two passages are linked when half the word triples of the shorter one appear in the
+    other. Groups are closed under linking; the group id is the smallest member id, so it is
+    stable across runs. Returns the chunks with ``dup_group`` set (None when unique).
+    """
+    shingles = [_shingles(c.text) for c in chunks]
+    postings: dict[str, list[int]] = defaultdict(list)
+    for index, grams in enumerate(shingles):
+        for gram in grams:
+            postings[gram].append(index)
+    parent = list(range(len(chunks)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for index, grams in enumerate(shingles):
+        overlap: dict[int, int] = defaultdict(int)
+        for gram in grams:
+            postings_list = postings[gram]
+            if len(postings_list) > 50:  # boilerplate phrase: says nothing about duplication
+                continue
+            for other in postings_list:
+                if other > index and chunks[other].doc_id != chunks[index].doc_id:
+                    overlap[other] += 1
+        for other, shared in overlap.items():
+            smaller = min(len(grams), len(shingles[other]))
+            if shared >= 8 and shared >= threshold * smaller:
+                parent[root(other)] = root(index)
+
+    members: dict[int, list[int]] = defaultdict(list)
+    for index in range(len(chunks)):
+        members[root(index)].append(index)
+    group_of: dict[int, str | None] = {}
+    for indexes in members.values():
+        group = min(chunks[i].id for i in indexes) if len(indexes) > 1 else None
+        for i in indexes:
+            group_of[i] = group
+    return [replace(c, dup_group=group_of[i]) if c.dup_group != group_of[i] else c for i, c in enumerate(chunks)]

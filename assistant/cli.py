@@ -1,0 +1,226 @@
+"""The ``levelup`` command: a thin face over ``Assistant`` and the source/index functions.
+
+Each command parses its input, makes one library call and prints the result; library errors
+(``AssistantError``) become one clear line and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from .errors import AssistantError
+from .models import Hit, IngestReport
+from .settings import Settings, get_settings
+
+
+@contextmanager
+def _friendly_errors() -> Iterator[None]:
+    try:
+        yield
+    except AssistantError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _quiet_libraries() -> None:
+    """Keep third-party chatter (model-loading bars, telemetry) out of the command's output."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@click.group()
+@click.version_option(package_name="levelup-assistant")
+def cli() -> None:
+    """Answers about the Levelling Up White Paper and related texts, with the passages they rest on.
+
+    \b
+    First time:
+        levelup fetch --mirror ../shared/corpus   # or plain `levelup fetch` online
+        levelup ingest
+        levelup search "How much is the UK Shared Prosperity Fund worth?"
+
+    Configuration comes from LEVELUP_* environment variables (see the README).
+    """
+    _quiet_libraries()
+
+
+# --- fetch -------------------------------------------------------------------------------
+
+@cli.command()
+@click.option("--mirror", type=click.Path(path_type=Path, file_okay=False),
+              help="Copy sources from this folder instead of downloading (default: LEVELUP_CORPUS_MIRROR).")
+@click.option("--only", multiple=True, metavar="ID", help="Fetch only this source id (repeatable).")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bars.")
+def fetch(mirror: Path | None, only: tuple[str, ...], no_progress: bool) -> None:
+    """Download the sources in corpus/manifest.json into corpus/documents/.
+
+    Files already present with the right checksum are left alone; interrupted downloads
+    resume; a failure for one source does not stop the others.
+
+    \b
+        levelup fetch
+        levelup fetch --mirror ../shared/corpus
+    """
+    from .sources import describe
+    from .sources import fetch as fetch_sources
+
+    with _friendly_errors():
+        report = fetch_sources(get_settings(), mirror=mirror, only=only or None, progress=not no_progress)
+    for line in describe(report):
+        click.echo(line)
+    if not report.ok:
+        sys.exit(1)
+
+
+# --- ingest ------------------------------------------------------------------------------
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--prune", is_flag=True, help="Remove indexed documents that are not part of this run.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bars.")
+def ingest(paths: tuple[Path, ...], prune: bool, no_progress: bool) -> None:
+    """Build or update the index from the fetched sources, or from PATHS (PDF, md, txt, html).
+
+    Unchanged documents are not re-read and nothing is re-embedded; a changed document
+    replaces its own passages. If anything fails, the previous index keeps serving and the
+    exit code is 1.
+
+    \b
+        levelup ingest
+        levelup ingest reports/ extra.pdf
+    """
+    from .index import ingest as run_ingest
+
+    try:
+        with _friendly_errors():
+            report = run_ingest(list(paths) or None, settings=get_settings(), progress=not no_progress, prune=prune)
+    except KeyboardInterrupt:
+        click.echo("Interrupted: nothing was changed; the previous index is still serving.", err=True)
+        sys.exit(130)
+    for line in describe_ingest(report):
+        click.echo(line, err=line.startswith(("FAILED", "warning")))
+    if not report.ok:
+        sys.exit(1)
+
+
+def describe_ingest(report: IngestReport) -> list[str]:
+    lines = [f"skipped  {source}: {reason}" for source, reason in report.skipped]
+    lines += [f"warning  {w}" for w in report.warnings]
+    lines += [f"FAILED   {path}: {reason}" for path, reason in report.failed]
+    done = len(report.added) + len(report.updated)
+    if report.generation:
+        rate = f", {report.pages / report.seconds:.0f} pages/s" if report.pages and report.seconds else ""
+        lines.append(
+            f"Indexed {done} document(s) ({len(report.added)} new, {len(report.updated)} changed, "
+            f"{len(report.unchanged)} unchanged, {len(report.removed)} removed): {report.passages} passages, "
+            f"{report.embedded} embedded, {report.reused} reused, in {report.seconds:.1f} s{rate}."
+        )
+    elif report.unchanged and not done:
+        lines.append(f"Index up to date: {len(report.unchanged)} document(s) unchanged, {report.passages} passages, "
+                     f"nothing re-embedded ({report.seconds:.2f} s).")
+    elif report.failed:
+        lines.append("Nothing was indexed in this run; the previous index (if any) is still serving.")
+    return lines
+
+
+# --- status ------------------------------------------------------------------------------
+
+@cli.command()
+def status() -> None:
+    """Show what is indexed: documents, passages, model, when built."""
+    from .index import status as index_status
+
+    with _friendly_errors():
+        info = index_status(get_settings())
+    click.echo(f"Index      {info.location}")
+    click.echo(f"Model      {info.model}")
+    click.echo(f"Built      {info.built_at}")
+    click.echo(f"Documents  {len(info.documents)}, {info.passages} passages")
+    for doc in info.documents:
+        pages = f"{doc.pages} pages" if doc.pages else "unpaged"
+        click.echo(f"  {doc.id:<48} {doc.passages:>5} passages  {pages:>10}  {doc.title}")
+
+
+# --- search ------------------------------------------------------------------------------
+
+@cli.command()
+@click.argument("question", required=False)
+@click.option("--k", "k", type=click.IntRange(1, 100), default=None, help="How many passages (default 10).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.option("--batch", type=click.File("r", encoding="utf-8"),
+              help="A .jsonl file of {\"id\", \"question\"} lines; prints one JSON line per question.")
+def search(question: str | None, k: int | None, as_json: bool, batch) -> None:  # type: ignore[no-untyped-def]
+    """Find the passages that best match QUESTION.
+
+    \b
+        levelup search "Which places get Innovation Accelerators?"
+        levelup search --batch ../shared/eval/dev.jsonl --k 10 --json
+    """
+    from .pipeline import Assistant
+
+    if (question is None) == (batch is None):
+        raise click.UsageError("Give a QUESTION or --batch FILE (not both).")
+    with _friendly_errors():
+        assistant = Assistant(get_settings())
+        if batch is not None:
+            _search_batch(assistant, batch, k)
+            return
+        result = assistant.search(question, k)
+    if as_json:
+        click.echo(json.dumps({"question": result.query.text, "notes": list(result.notes),
+                               "results": [h.to_dict() for h in result.hits]}, ensure_ascii=False))
+        return
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
+    if not result.hits:
+        click.echo("No passages found.")
+    for hit in result.hits:
+        click.echo(render_hit(hit))
+
+
+def _search_batch(assistant, lines, k: int | None) -> None:  # type: ignore[no-untyped-def]
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            qid, question = item["id"], item["question"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise click.ClickException(f"line {number} of the batch file is not {{\"id\", \"question\"}} JSON: {exc}")
+        try:
+            result = assistant.search(question, k)
+            out = {"id": qid, "results": [h.to_dict() for h in result.hits]}
+            if result.notes:
+                out["notes"] = list(result.notes)
+        except AssistantError as exc:
+            out = {"id": qid, "error": str(exc), "results": []}
+        click.echo(json.dumps(out, ensure_ascii=False))
+
+
+def render_hit(hit: Hit) -> str:
+    c = hit.chunk
+    page = ""
+    if c.page_start:
+        page = f", p. {c.page_label or c.page_start}" + (f"-{c.page_end}" if c.page_end and c.page_end != c.page_start else "")
+    where = f"{c.source.title}{page}"
+    section = f"\n   § {c.section}" if c.section else ""
+    link = f"\n   {c.link}" if c.link else ""
+    body = textwrap.fill(" ".join(c.text.split()), width=100, initial_indent="   ", subsequent_indent="   ",
+                         max_lines=6, placeholder=" …")
+    return f"{hit.rank:>2}. [{hit.score:.3f}] {where}{section}{link}\n{body}\n"
+
+
+
+
+
+
+

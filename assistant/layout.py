@@ -1,0 +1,495 @@
+"""Turn extracted page text into clean, traceable document text.
+
+Extracted text carries the marks of print: running headers and footers, page numbers,
+lines broken at the margin, words hyphenated across lines. ``build_document`` removes those
+and nothing else: it drops whole lines that repeat at page edges or are page numbers, joins
+the lines of a paragraph with a space (or, for a hyphenated line end, with nothing), and
+never changes a word otherwise. Every passage cut from ``Document.text`` is therefore the
+source's own words.
+
+It also finds section headings, from the best evidence available: the format's own
+(PDF bookmarks, Markdown/HTML headings, larger fonts), the document's printed contents list,
+and as a last resort the shape of a line (short, capitalised, unpunctuated, followed by a
+paragraph).
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .models import Document, Heading, Page, Source
+
+
+@dataclass(frozen=True, slots=True)
+class KnownHeading:
+    """A heading declared by the file format, located on a page (0-based)."""
+
+    level: int
+    title: str
+    page: int
+    exact: bool = False  # the heading is a whole line of its own (Markdown, HTML)
+    from_font: bool = False
+
+
+@dataclass(slots=True)
+class RawPages:
+    """What a reader extracted: lines per page, plus headings the format declares."""
+
+    pages: list[list[str]]
+    headings: list[KnownHeading] = field(default_factory=list)
+    physical: bool = True  # True when the pages are real pages (PDF, or printed page markers found)
+    warnings: list[str] = field(default_factory=list)
+
+
+def squash(text: str) -> str:
+    """Letters and digits only, lower-cased: compares headings across glued or broken words."""
+    return re.sub(r"[\W_]+", "", text.lower())
+
+
+# --- splitting plain text into pages -----------------------------------------------------
+
+_SLASH_FOOTER = re.compile(r"(?:^|\s)(\d{1,4})\s*/\s*(\d{1,4})\s*$")
+_EDGE_NUMBER = re.compile(r"^\s*(?:page\s+)?(\d{1,4}|[ivxlcdm]{1,7})(?:\s+of\s+\d{1,4})?\s*$", re.I)
+_NUMBER_AT_EDGE = re.compile(r"^\s*(\d{1,4}|[ivxlc]{1,6})(?=\D|$)|(?<=\D)(\d{1,4})\s*$", re.I)
+
+
+def split_text_pages(text: str) -> tuple[list[list[str]], bool]:
+    """Split a text file into pages when it shows where pages end.
+
+    Recognised: form feeds; "N/M" page footers (a web page printed to PDF); and blank-line
+    separated blocks that start or end with a page number (PDF-to-text conversions). Anything
+    else is one unpaged text.
+    """
+    if "\f" in text:
+        return [page.split("\n") for page in text.split("\f")], True
+    lines = text.split("\n")
+    footers = [(i, m) for i, line in enumerate(lines) if (m := _SLASH_FOOTER.search(line))]
+    totals = [m.group(2) for _, m in footers]
+    if len(footers) >= 3 and len(set(totals)) == 1:
+        pages, start = [], 0
+        for i, _ in footers:
+            pages.append(lines[start:i + 1])
+            start = i + 1
+        if any(line.strip() for line in lines[start:]):
+            pages.append(lines[start:])
+        return pages, True
+    blocks: list[list[str]] = [[]]
+    for line in lines:
+        if line == "":
+            if blocks[-1]:
+                blocks.append([])
+        else:
+            blocks[-1].append(line)
+    blocks = [b for b in blocks if b]
+    if len(blocks) >= 3:
+        def numbered(block: list[str]) -> bool:
+            content = [line for line in block if line.strip()]
+            return bool(content) and any(_NUMBER_AT_EDGE.search(line.strip()) for line in
+                                         (content[0], content[-1]))
+        long_enough = statistics.median(len(b) for b in blocks) >= 8
+        if long_enough and sum(map(numbered, blocks)) >= 0.6 * len(blocks):
+            return blocks, True
+    return [lines], False
+
+
+# --- running headers, footers and page numbers -------------------------------------------
+
+def _edge_indexes(lines: list[str], depth: int) -> list[int]:
+    content = [i for i, line in enumerate(lines) if line.strip()]
+    return sorted(set(content[:depth] + content[-depth:]))
+
+
+def _running_key(line: str) -> str:
+    stripped = re.sub(r"^\s*[ivxlc]{1,6}(?=\s|[A-Z])|[ivxlc]{1,6}\s*$", "", line.strip())
+    return re.sub(r"[\d\W_]+", "", stripped.lower())
+
+
+def strip_page_furniture(pages: list[list[str]]) -> tuple[list[list[str]], list[str | None]]:
+    """Drop running headers/footers and page numbers; return the kept lines and printed labels.
+
+    A line is furniture when it sits among the first or last three lines of a page and either
+    is a bare page number ("12", "xii", "Page 3 of 9") or repeats, digits aside, at the edge
+    of at least three pages ("13The Green Book", "Executive Summary", a printed URL + "4/22").
+    """
+    n = len(pages)
+    edge_counts: dict[str, int] = {}
+    page_counts: dict[str, int] = {}
+    for lines in pages:
+        for key in {_running_key(lines[i]) for i in _edge_indexes(lines, 3)}:
+            edge_counts[key] = edge_counts.get(key, 0) + 1
+        for key in {_running_key(line) for line in lines}:
+            page_counts[key] = page_counts.get(key, 0) + 1
+    # At a page edge, three repeats make a running line; anywhere on the page (designed layouts
+    # put the running head after sidebars), it takes a long line on a quarter of the pages.
+    at_edge = {k for k, c in edge_counts.items() if k and c >= 3 and (n < 12 or c >= 0.05 * n)}
+    anywhere = {k for k, c in page_counts.items() if len(k) >= 8 and c >= max(3, 0.25 * n)}
+
+    kept: list[list[str]] = []
+    label_candidates: list[dict[str, str]] = []
+    for lines in pages:
+        drop: set[int] = set()
+        labels: dict[str, str] = {}
+        edges = set(_edge_indexes(lines, 3))
+        near_edges = set(_edge_indexes(lines, 2))
+        for i, raw_line in enumerate(lines):
+            line = raw_line.strip()
+            key = _running_key(line)
+            if i in edges and (m := _SLASH_FOOTER.search(line)):
+                labels.setdefault("slash", m.group(1))
+            if i in near_edges and (m := _EDGE_NUMBER.match(line)):
+                drop.add(i)
+                labels.setdefault("bare", m.group(1))
+            elif ((i in edges and key in at_edge) or key in anywhere) and len(line) <= 160 \
+                    and not line.endswith("."):
+                drop.add(i)
+                if m := _NUMBER_AT_EDGE.search(line):
+                    labels.setdefault("running:" + key, m.group(1) or m.group(2))
+        kept.append([line for i, line in enumerate(lines) if i not in drop])
+        label_candidates.append(labels)
+    return kept, _choose_labels(label_candidates)
+
+
+def _choose_labels(candidates: list[dict[str, str]]) -> list[str | None]:
+    """Pick the label source that varies from page to page (a date in a header does not)."""
+    kinds: dict[str, list[str]] = {}
+    for labels in candidates:
+        for kind, value in labels.items():
+            kinds.setdefault(kind, []).append(value)
+    usable = [k for k, values in kinds.items() if len(set(values)) > max(1, len(values) // 2)]
+    order = sorted(usable, key=lambda k: (k != "slash", k != "bare", -len(kinds[k])))
+    result: list[str | None] = []
+    for labels in candidates:
+        result.append(next((labels[k] for k in order if k in labels), None))
+    return result
+
+
+# --- paragraphs --------------------------------------------------------------------------
+
+_BULLET = re.compile(r"^\s*(?:[\u2022\u25cf\u25aa\u25a0\u25e6\u2023\u2043\u00b7\uf0b7*]|[-\u2013\u2014]\s|"
+                     r"\(?[a-z]\)\s|\(?[ivx]{1,4}\)\s|[a-z]\.\s|\d{1,3}[.)]\s|\d+(?:\.\d+)+\s)")
+_ENDS_SENTENCE = re.compile(r"[.!?:;][\"'\u2019\u201d)\]]*$")
+_HYPHEN_END = re.compile(r"([A-Za-z]+)[-\u00ad]$")
+
+
+@dataclass(slots=True)
+class _Block:
+    lines: list[tuple[int, str]]  # (page index, stripped line)
+    aside: bool = False  # a run of very short lines: a pull quote, sidebar or figure labels
+    text: str = ""
+    line_offsets: list[int] = field(default_factory=list)  # offset of each line in ``text``
+    heading_level: int | None = None
+    heading_title: str = ""
+
+
+def _starts_lower(line: str) -> bool:
+    return bool(re.match(r"^[\"'\u2018\u201c(]?[a-z]", line))
+
+
+_OPEN_ENDING = re.compile(r"\b(?:the|of|and|to|in|for|a|an|on|with|by|at|from|or|as|its|their|our|"
+                          r"this|that|which|between|into|than)$", re.I)
+
+
+@dataclass(slots=True)
+class _HeadingHints:
+    """What is known about heading lines before paragraphs are formed.
+
+    ``joined`` is the squashed text of the declared headings (bookmarks, a printed contents
+    list) run together, ``starts`` where each one begins in it, and ``entries`` the headings
+    themselves. A line that is part of a declared heading never shares a paragraph with body
+    text; headings glued or re-wrapped differently from the contents list still match.
+    """
+
+    joined: str = ""
+    starts: frozenset[int] = frozenset()
+    entries: frozenset[str] = frozenset()
+    skip_pages: frozenset[int] = frozenset()
+
+    def is_heading_line(self, line: str, page: int, continuing: bool = False) -> bool:
+        """Is ``line`` (part of) a declared heading? A first line must start a heading."""
+        key = squash(line)
+        if page in self.skip_pages or len(key) < 4 or len(line) > 160 or line.endswith("."):
+            return False
+        if continuing:
+            return key in self.joined
+        if not re.match(r"[A-Z0-9]", line):
+            return False
+        return any(m.start() in self.starts for m in re.finditer(re.escape(key), self.joined))
+
+
+def _hints(raw: RawPages, pages: list[list[str]]) -> _HeadingHints:
+    if raw.headings:
+        entries = [squash(h.title) for h in raw.headings]
+        toc_pages: set[int] = set()
+    else:
+        entries, toc_pages = _contents_entries(pages)
+    starts, offset = set(), 0
+    for entry in entries:
+        starts.add(offset)
+        offset += len(entry)
+    return _HeadingHints("".join(entries), frozenset(starts), frozenset(entries), frozenset(toc_pages))
+
+
+def _paragraphs(pages: list[list[str]], width: float, hints: _HeadingHints) -> list[_Block]:
+    """Group lines into paragraphs, across page breaks when a sentence runs on."""
+    lines: list[tuple[int, str, bool]] = []  # (page, line, blank line before it on the same page)
+    for page_index, page_lines in enumerate(pages):
+        blank = False
+        for raw in page_lines:
+            line = re.sub(r"[ \t\u00a0]+", " ", raw).strip()
+            if line:
+                lines.append((page_index, line, blank))
+            blank = not line and any(p == page_index for p, _, _ in lines[-1:])
+    short = [len(line) <= 25 and not _BULLET.match(line) for _, line, _ in lines]
+    aside = [any(all(short[j:j + 3]) and j + 3 <= len(short) for j in range(max(0, i - 2), i + 1))
+             for i in range(len(lines))]
+    blocks: list[_Block] = []
+    current: list[tuple[int, str]] = []
+    previous_heading = False
+    for i, (page_index, line, blank) in enumerate(lines):
+        heading = hints.is_heading_line(line, page_index, continuing=previous_heading) and not aside[i]
+        if current:
+            previous_page, previous = current[-1]
+            if aside[i] != aside[i - 1]:
+                blocks.append(_Block(current, aside=aside[i - 1]))
+                current = []
+            elif aside[i]:
+                pass  # a pull quote stays one block
+            elif (
+                heading != previous_heading
+                or (heading and (squash(previous) in hints.entries or previous.endswith("?")))
+                or blank
+                or _breaks(previous, line, width, page_index != previous_page)
+                or (_ENDS_SENTENCE.search(previous) and _heading_shaped([l for _, l, _ in lines[i:i + 3]], width))
+            ):
+                blocks.append(_Block(current))
+                current = []
+        current.append((page_index, line))
+        previous_heading = heading
+    if current:
+        blocks.append(_Block(current, aside=aside[-1]))
+    return blocks
+
+
+def _breaks(a: str, b: str, width: float, new_page: bool) -> bool:
+    if _BULLET.match(b):
+        return True
+    if new_page:
+        return not _starts_lower(b)
+    if _ENDS_SENTENCE.search(a):
+        return len(a) < 0.8 * width
+    return (len(a) < 0.6 * width and not _starts_lower(b) and not _HYPHEN_END.search(a)
+            and not _OPEN_ENDING.search(a))
+
+
+def _heading_shaped(ahead: list[str], width: float) -> bool:
+    """Do the next one or two lines look like a heading followed by a new paragraph?"""
+    if not ahead or not re.match(r"[A-Z0-9]", ahead[0]) or len(ahead[0]) > 0.85 * width:
+        return False
+    first = ahead[0]
+    if first.endswith("?"):
+        return True
+    if re.search(r"[.,;:!]$", first):
+        return False
+    if _OPEN_ENDING.search(first):
+        return (len(ahead) == 3 and len(ahead[1]) <= 0.85 * width and not re.search(r"[.,;:!]$", ahead[1])
+                and bool(re.match(r"[A-Z0-9\u2022]", ahead[2])))
+    return len(ahead) >= 2 and bool(re.match(r"[A-Z0-9\u2022]", ahead[1]))
+
+
+def _join(block: _Block, vocabulary: set[str]) -> None:
+    """Join a paragraph's lines; rejoin words hyphenated at a line end."""
+    parts: list[str] = []
+    offsets: list[int] = []
+    length = 0
+    for i, (_, line) in enumerate(block.lines):
+        if i > 0:
+            prev = parts[-1]
+            match = _HYPHEN_END.search(prev)
+            if match and re.match(r"[a-z]", line):
+                first = re.match(r"[a-z]+", line)
+                joined = (match.group(1) + (first.group(0) if first else "")).lower()
+                if prev.endswith("\u00ad") or joined in vocabulary:
+                    parts[-1] = prev[:-1]  # a word split by the typesetter: drop its hyphen
+                    length -= 1
+                # else a compound ("high-crime"): keep the hyphen, drop only the line break
+            else:
+                parts.append(" ")
+                length += 1
+        offsets.append(length)
+        parts.append(line)
+        length += len(line)
+    block.text = "".join(parts)
+    block.line_offsets = offsets
+
+
+# --- headings ----------------------------------------------------------------------------
+
+_NUMBERED = re.compile(r"^(?:chapter\s+|annex\s+|part\s+)?(\d+|[A-Z])((?:\.\d+)*)\.?\s+\S", re.I)
+
+
+def _numbering_level(title: str) -> int | None:
+    match = _NUMBERED.match(title)
+    if not match:
+        return None
+    return 1 + match.group(2).count(".")
+
+
+def _split_heading_prefix(block: _Block, title_key: str) -> _Block | None:
+    """When a declared heading was glued to the paragraph after it, cut it off as its own block."""
+    for k in range(1, min(4, len(block.lines))):
+        if squash(" ".join(line for _, line in block.lines[:k])) == title_key:
+            rest = _Block(block.lines[k:])
+            block.lines = block.lines[:k]
+            return rest
+    return None
+
+
+def _apply_known(blocks: list[_Block], known: list[KnownHeading], vocabulary: set[str]) -> list[tuple[int, KnownHeading]]:
+    """Mark the blocks that are declared headings; return headings with no block (bookmark-only)."""
+    missing: list[tuple[int, KnownHeading]] = []
+    cursor = 0
+    for heading in known:
+        key = squash(heading.title)
+        if not key:
+            continue
+        found = None
+        for index in range(cursor, len(blocks)):
+            block = blocks[index]
+            page = block.lines[0][0]
+            if page > heading.page + 1:
+                break
+            if page < heading.page - 1 or block.heading_level is not None:
+                continue
+            block_key = squash(" ".join(line for _, line in block.lines))
+            if block_key == key:
+                found = index
+                break
+            if block_key.startswith(key) and not heading.exact:
+                rest = _split_heading_prefix(block, key)
+                if rest is not None:
+                    _join(block, vocabulary)
+                    _join(rest, vocabulary)
+                    blocks.insert(index + 1, rest)
+                    found = index
+                    break
+        if found is None:
+            if not heading.from_font:
+                missing.append((cursor, heading))
+            continue
+        blocks[found].heading_level = heading.level
+        blocks[found].heading_title = heading.title
+        cursor = found + 1
+    return missing
+
+
+def _contents_entries(pages: list[list[str]]) -> tuple[list[str], set[int]]:
+    """The squashed lines of a printed contents list (page numbers cut), and its pages."""
+    entries: list[str] = []
+    toc_pages: set[int] = set()
+    limit = max(3, len(pages) // 5)
+    for page_index, lines in enumerate(pages[:limit]):
+        for i, line in enumerate(lines):
+            if squash(line) == "contents":
+                toc_pages.add(page_index)
+                entries.extend(squash(re.sub(r"\s\d{1,3}\s*$", "", entry)) for entry in lines[i + 1:])
+                break
+    return [e for e in entries if e], toc_pages
+
+
+def _looks_like_heading(block: _Block, next_block: _Block | None) -> bool:
+    text = block.text
+    words = text.split()
+    return (
+        next_block is not None
+        and not block.aside
+        and len(block.lines) <= 2
+        and 10 <= len(text) <= 100
+        and 2 <= len(words) <= 14
+        and bool(re.match(r"^[A-Z0-9\u2018\u201c\"']", text))
+        and not re.search(r"[.,;:\u2013\u2014-]$", text)
+        and not _BULLET.match(text)
+        and not re.search(r"[£$%@]|https?://|www\.", text)
+        and bool(re.match(r"^[\"'\u2018\u201c(]?[A-Z0-9\u2022\u25cf]", next_block.text))
+    )
+
+
+def _detect_headings(blocks: list[_Block], raw: RawPages, hints: _HeadingHints,
+                     vocabulary: set[str]) -> list[tuple[int, KnownHeading]]:
+    missing = _apply_known(blocks, raw.headings, vocabulary)
+    if raw.headings:  # the format declared its structure: trust it alone
+        return missing
+    numbered_toc = any(re.match(r"\d+[a-z]", entry) for entry in hints.entries)
+    level_in_force = 0
+    for index, block in enumerate(blocks):
+        if block.lines[0][0] in hints.skip_pages or block.aside:
+            continue
+        next_block = blocks[index + 1] if index + 1 < len(blocks) else None
+        if all(hints.is_heading_line(line, page, continuing=i > 0)
+               for i, (page, line) in enumerate(block.lines)):
+            level = _numbering_level(block.text) or (2 if numbered_toc else 1)
+            block.heading_level, block.heading_title = level, block.text
+            level_in_force = level
+        elif _looks_like_heading(block, next_block):
+            level = _numbering_level(block.text) if not hints.entries else None
+            block.heading_level = min(6, level or level_in_force + 1)
+            block.heading_title = block.text
+    return missing
+
+
+# --- assembling the document -------------------------------------------------------------
+
+def _typical_width(pages: list[list[str]]) -> float:
+    lengths = sorted(len(line.strip()) for lines in pages for line in lines if len(line.strip()) >= 20)
+    if not lengths:
+        return 80.0
+    return float(lengths[int(0.9 * (len(lengths) - 1))])
+
+
+def build_document(raw: RawPages, *, doc_id: str, source: Source, path: Path, digest: str) -> Document:
+    """Clean ``raw`` into a ``Document``: text, page spans and headings with their levels."""
+    pages, labels = strip_page_furniture(raw.pages) if raw.physical else (raw.pages, [None])
+    vocabulary = {w.lower() for lines in pages for line in lines for w in re.findall(r"[A-Za-z]{3,}", line)}
+    hints = _hints(raw, pages)
+    blocks = _paragraphs(pages, _typical_width(pages), hints)
+    for block in blocks:
+        _join(block, vocabulary)
+    missing = _detect_headings(blocks, raw, hints, vocabulary)
+
+    text_parts: list[str] = []
+    offset = 0
+    page_starts: dict[int, int] = {}
+    headings: list[Heading] = []
+    missing_at = {index: [] for index, _ in missing}
+    for index, heading in missing:
+        missing_at[index].append(heading)
+    for index, block in enumerate(blocks):
+        for heading in missing_at.get(index, []):
+            headings.append(Heading(heading.level, heading.title, offset, offset))
+        if text_parts:
+            text_parts.append("\n\n")
+            offset += 2
+        for (page_index, _), line_offset in zip(block.lines, block.line_offsets):
+            page_starts.setdefault(page_index, offset + line_offset)
+        if block.heading_level is not None:
+            title = re.sub(r"\s+", " ", block.heading_title or block.text).strip()
+            headings.append(Heading(block.heading_level, title, offset, offset + len(block.text)))
+        text_parts.append(block.text)
+        offset += len(block.text)
+    for heading in missing_at.get(len(blocks), []):
+        headings.append(Heading(heading.level, heading.title, offset, offset))
+    text = "".join(text_parts)
+
+    page_spans: list[Page] = []
+    if raw.physical:
+        next_start = len(text)
+        for page_index in range(len(pages) - 1, -1, -1):
+            start = page_starts.get(page_index, next_start)
+            label = labels[page_index] if page_index < len(labels) and labels[page_index] else None
+            page_spans.append(Page(page_index + 1, label or str(page_index + 1), start, next_start))
+            next_start = start
+        page_spans.reverse()
+    return Document(id=doc_id, source=source, path=path, text=text, pages=tuple(page_spans),
+                    headings=tuple(headings), digest=digest, warnings=tuple(raw.warnings))

@@ -1,0 +1,312 @@
+"""Read a file into a ``Document``: PDF (pypdf), plain text / Markdown, and HTML.
+
+This module knows file formats; ``layout.py`` knows page layout (running headers, page
+numbers, broken lines, headings). Each reader here returns ``RawPages``: the page texts as
+extracted plus any headings the format itself declares (PDF bookmarks, Markdown ``#``,
+HTML ``<h1>``...). Anything that makes a file unreadable becomes a ``DocumentError`` that
+names the file and says what to do, so one bad file never stops an ingest.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import html
+import logging
+import math
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+from .errors import DocumentError
+from .layout import KnownHeading, RawPages, build_document, split_text_pages, squash
+from .models import Document, Source
+
+SUPPORTED_SUFFIXES = {".pdf", ".txt", ".md", ".markdown", ".html", ".htm"}
+
+# pypdf reports recoverable oddities of real PDFs through logging; they are not the user's concern.
+logging.getLogger("pypdf").setLevel(logging.ERROR)
+
+
+def load_document(path: Path, source: Source) -> Document:
+    """Read ``path`` and clean it into a ``Document`` whose id and citation data come from ``source``."""
+    try:
+        data = path.read_bytes()
+    except IsADirectoryError as exc:
+        raise DocumentError(path, "is a folder, not a file") from exc
+    except PermissionError as exc:
+        raise DocumentError(path, "cannot be read (permission denied); check the file's permissions") from exc
+    except OSError as exc:
+        raise DocumentError(path, f"cannot be read ({exc.strerror or exc})") from exc
+    if not data.strip():
+        raise DocumentError(path, "is empty (0 bytes of text); nothing to index")
+
+    suffix = path.suffix.lower()
+    if suffix == ".pdf":
+        raw = read_pdf(path, data)
+    elif suffix in {".html", ".htm"}:
+        raw = read_html(path, data)
+    elif suffix in {".txt", ".md", ".markdown"}:
+        raw = read_text(path, data, markdown=suffix != ".txt")
+    else:
+        raise DocumentError(path, f"unsupported file type {suffix or '(none)'}; use PDF, .md, .txt or .html")
+
+    document = build_document(raw, doc_id=source.id, source=source, path=path,
+                              digest=hashlib.sha256(data).hexdigest())
+    if not document.text.strip():
+        raise DocumentError(path, "contains no text after cleaning; nothing to index")
+    return document
+
+
+# --- PDF ---------------------------------------------------------------------------------
+
+def read_pdf(path: Path, data: bytes) -> RawPages:
+    """Extract each page's text, the PDF's bookmarks, and lines set in a larger font."""
+    _check_pdf_bytes(path, data)
+    from pypdf import PdfReader
+    from pypdf.errors import FileNotDecryptedError, PdfReadError
+
+    try:
+        reader = PdfReader(path, strict=False)
+        if reader.is_encrypted:
+            try:
+                if not reader.decrypt(""):
+                    raise FileNotDecryptedError("password required")
+            except (FileNotDecryptedError, NotImplementedError) as exc:
+                raise DocumentError(
+                    path, "is encrypted with a password; save an unprotected copy and ingest that"
+                ) from exc
+        pages: list[str] = []
+        sizes: list[list[tuple[str, float]]] = []
+        for page in reader.pages:
+            fragments: list[tuple[str, float]] = []
+
+            def visit(text: str, cm: list[float], tm: list[float], font: object, size: float,
+                      fragments: list[tuple[str, float]] = fragments) -> None:
+                if text.strip():
+                    scale = math.hypot(tm[2], tm[3]) * math.hypot(cm[2], cm[3])
+                    fragments.append((text, round(size * (scale or 1.0), 1)))
+
+            pages.append(page.extract_text(visitor_text=visit) or "")
+            sizes.append(fragments)
+        outline = _outline_headings(reader)
+    except DocumentError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+        raise DocumentError(path, f"is not a readable PDF ({type(exc).__name__}: {exc}); "
+                                  "re-download or re-export it") from exc
+
+    if not any(p.strip() for p in pages):
+        raise DocumentError(path, f"has no extractable text in {len(pages)} page(s) (scanned images?); "
+                                  "run OCR first, e.g. `ocrmypdf in.pdf out.pdf`, and ingest the result")
+    headings = outline or _font_headings(sizes)
+    return RawPages(pages=[p.splitlines() for p in pages], headings=headings, physical=True)
+
+
+def _check_pdf_bytes(path: Path, data: bytes) -> None:
+    """Refuse files that are not PDFs, or cut short, before pypdf guesses at them."""
+    head = data[:1024].lstrip()
+    if b"%PDF-" not in data[:1024]:
+        if head.startswith(b"\x89PNG"):
+            kind = "a PNG image"
+        elif head[:3] == b"\xff\xd8\xff":
+            kind = "a JPEG image"
+        elif re.match(rb"(?i)\s*(<!doctype html|<html|<head|<body)", head):
+            kind = "an HTML page (perhaps a download error page)"
+        elif head.startswith(b"PK\x03\x04"):
+            kind = "a ZIP/Office file"
+        else:
+            kind = "not a PDF"
+        raise DocumentError(path, f"is named .pdf but is {kind}; fetch the real PDF again")
+    if b"%%EOF" not in data[-2048:]:
+        raise DocumentError(path, "is truncated (no PDF end-of-file marker); download it again")
+
+
+def _outline_headings(reader: object) -> list[KnownHeading]:
+    """Bookmarks as headings: their nesting gives the level, their target the page."""
+    found: list[KnownHeading] = []
+
+    def walk(items: list[object], level: int) -> None:
+        for item in items:
+            if isinstance(item, list):
+                walk(item, level + 1)
+                continue
+            try:
+                page = reader.get_destination_page_number(item)  # type: ignore[attr-defined]
+            except Exception:  # a broken bookmark must not lose the document
+                page = None
+            title = re.sub(r"\s+", " ", str(getattr(item, "title", "") or "")).strip()
+            if title and page is not None:
+                found.append(KnownHeading(level=level, title=title, page=page))
+
+    try:
+        walk(list(reader.outline), 1)  # type: ignore[attr-defined]
+    except Exception:
+        return []
+    return found
+
+
+def _font_headings(sizes: list[list[tuple[str, float]]]) -> list[KnownHeading]:
+    """Text set noticeably larger than the body font, for PDFs without bookmarks."""
+    weight: dict[float, int] = {}
+    for fragments in sizes:
+        for text, size in fragments:
+            weight[size] = weight.get(size, 0) + len(text)
+    if not weight:
+        return []
+    body = max(weight, key=lambda s: weight[s])
+    big = sorted({s for s in weight if s >= body * 1.15}, reverse=True)[:3]
+    found: list[KnownHeading] = []
+    for page_index, fragments in enumerate(sizes):
+        run: list[str] = []
+        run_size = 0.0
+        for text, size in [*fragments, ("", 0.0)]:
+            if size == run_size and size in big:
+                run.append(text)
+                continue
+            if run and len(squash("".join(run))) >= 3:
+                found.append(KnownHeading(level=big.index(run_size) + 1, title=" ".join(
+                    t.strip() for t in run).strip(), page=page_index, from_font=True))
+            run, run_size = ([text], size) if size in big else ([], 0.0)
+    return found
+
+
+# --- text and Markdown -------------------------------------------------------------------
+
+_BOMS = [(codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")]
+
+
+def decode_text(path: Path, data: bytes) -> tuple[str, list[str]]:
+    """Decode bytes whatever the encoding people saved them in: BOMs, UTF-8, else Windows-1252."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding), []
+            except UnicodeDecodeError as exc:
+                raise DocumentError(path, f"starts with a {encoding} byte-order mark but is not valid "
+                                          f"{encoding}; re-save it as UTF-8") from exc
+    if b"\x00" in data[:4096]:
+        raise DocumentError(path, "looks binary (NUL bytes), not text; convert it to PDF, .txt or .md")
+    try:
+        return data.decode("utf-8"), []
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252"), ["not UTF-8: read as Windows-1252"]
+    except UnicodeDecodeError as exc:
+        raise DocumentError(path, "is in an unknown text encoding; re-save it as UTF-8") from exc
+
+
+_MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+
+
+def read_text(path: Path, data: bytes, *, markdown: bool) -> RawPages:
+    """Plain text or Markdown; pages come from form feeds or printed page footers (see layout)."""
+    text, warnings = decode_text(path, data)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    pages, physical = split_text_pages(text)
+    headings: list[KnownHeading] = []
+    if markdown:
+        for page_index, lines in enumerate(pages):
+            for i, line in enumerate(lines):
+                match = _MD_HEADING.match(line)
+                if match:
+                    lines[i] = match.group(2)
+                    headings.append(KnownHeading(level=len(match.group(1)), title=match.group(2),
+                                                 page=page_index, exact=True))
+    return RawPages(pages=pages, headings=headings, physical=physical, warnings=warnings)
+
+
+# --- HTML --------------------------------------------------------------------------------
+
+class _ArticleText(HTMLParser):
+    """Keeps the article's words and headings; drops scripts, navigation, banners and forms."""
+
+    SKIP_TAGS = {"script", "style", "noscript", "nav", "header", "footer", "aside", "form", "svg",
+                 "button", "select", "template", "iframe", "head"}
+    SKIP_ATTR = re.compile(r"cookie|consent|banner|breadcrumb|navbar|menu|skip-link|share|social|"
+                           r"newsletter|related|sidebar|popup|modal", re.I)
+    BLOCK_TAGS = {"p", "div", "section", "article", "main", "li", "ul", "ol", "table", "tr", "br",
+                  "blockquote", "pre", "dd", "dt", "figcaption", "h1", "h2", "h3", "h4", "h5", "h6"}
+    VOID_TAGS = {"br", "img", "hr", "meta", "link", "input", "wbr", "source", "area", "col", "embed"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.lines: list[str] = []
+        self.headings: list[tuple[int, str]] = []
+        self.title = ""
+        self._buffer: list[str] = []
+        self._skip_stack: list[str] = []
+        self._heading: int | None = None
+        self._in_title = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.VOID_TAGS:
+            if tag == "br":
+                self._flush()
+            return
+        if self._skip_stack:
+            self._skip_stack.append(tag)
+            return
+        marker = " ".join(v or "" for k, v in attrs if k in {"id", "class", "role", "aria-label"})
+        if tag == "title":
+            self._in_title = True
+        if tag in self.SKIP_TAGS or self.SKIP_ATTR.search(marker) or ("hidden", None) in attrs:
+            self._skip_stack.append(tag)
+            return
+        if tag in self.BLOCK_TAGS:
+            self._flush()
+        if re.fullmatch(r"h[1-6]", tag):
+            self._heading = int(tag[1])
+        if tag == "li":
+            self._buffer.append("• ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title":
+            self._in_title = False
+        if self._skip_stack:
+            # Pop to the matching start tag: tolerates unclosed inner tags.
+            if tag in self._skip_stack:
+                while self._skip_stack and self._skip_stack.pop() != tag:
+                    pass
+            return
+        if tag in self.BLOCK_TAGS:
+            self._flush()
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self.title += data
+        if not self._skip_stack and not self._in_title:
+            self._buffer.append(data)
+
+    def _flush(self) -> None:
+        text = re.sub(r"\s+", " ", "".join(self._buffer)).strip()
+        self._buffer = []
+        if text and text != "•":
+            if self._heading is not None:
+                self.headings.append((self._heading, text))
+            self.lines.append(text)
+            self.lines.append("")  # each HTML block is its own paragraph
+        self._heading = None
+
+    def close(self) -> None:
+        super().close()
+        self._flush()
+
+
+def read_html(path: Path, data: bytes) -> RawPages:
+    """An HTML page's article text (``<main>``/``<article>`` when present), headings from ``<hN>``."""
+    text, warnings = decode_text(path, data)
+    body = text
+    for tag in ("main", "article"):
+        match = re.search(rf"<{tag}\b.*?</{tag}>", text, flags=re.S | re.I)
+        if match:
+            body = match.group(0)
+            break
+    parser = _ArticleText()
+    parser.feed(body)
+    parser.close()
+    headings = [KnownHeading(level=level, title=html.unescape(title), page=0, exact=True)
+                for level, title in parser.headings]
+    return RawPages(pages=[parser.lines], headings=headings, physical=False, warnings=warnings)

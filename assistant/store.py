@@ -1,0 +1,357 @@
+"""The Chroma index, in generations: readers use the published one, an ingest builds the next.
+
+This is the only module that imports chromadb. An ingest never writes to the generation
+that is serving: it builds a complete new one, marks it complete, and only then moves the
+``current`` pointer to it (an atomic file rename, or one metadata update on a server).
+A build that is interrupted (Ctrl-C, ``kill -9``, a full disk) therefore leaves the previous
+index serving untouched; the next ingest clears the half-built generation away.
+
+Layouts:
+    embedded (default)  index/<index_key>/<generation>/chroma/   one PersistentClient folder each
+                        index/<index_key>/CURRENT                 name of the serving generation
+    server              collection <prefix>-<index_key>-<generation> per generation, and
+                        collection <prefix>-<index_key>-current whose metadata names the serving one
+Vectors are always passed explicitly: Chroma's default embedding function (which downloads a
+model) is never used.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+from .errors import IndexBusyError, IndexNotFoundError, IndexWriteError, StoreUnavailableError
+from .models import Chunk, IndexedDocument, IndexInfo, Source
+from .settings import Settings, get_settings
+
+_SOURCE_FIELDS = ("title", "publisher", "published", "licence", "file", "url", "download_url", "kind", "relation")
+_PAGE = 500  # records per read/write call: well under Chroma's batch limit
+
+
+def _chroma_settings():  # type: ignore[no-untyped-def]
+    from chromadb.config import Settings as ChromaSettings
+
+    # One settings object for every client: Chroma refuses two clients of one folder with different settings.
+    return ChromaSettings(anonymized_telemetry=False)
+
+
+# --- chunk <-> Chroma record -------------------------------------------------------------
+
+def chunk_metadata(chunk: Chunk) -> dict[str, Any]:
+    """Everything needed to rebuild the Chunk (and cite it) without another lookup."""
+    meta: dict[str, Any] = {
+        "doc_id": chunk.doc_id,
+        "digest": chunk.digest,
+        "heading_path": json.dumps(list(chunk.heading_path), ensure_ascii=False),
+        "section": chunk.section,
+        "start": chunk.start,
+        "end": chunk.end,
+        "page_start": chunk.page_start if chunk.page_start is not None else -1,
+        "page_end": chunk.page_end if chunk.page_end is not None else -1,
+        "page_label": chunk.page_label or "",
+        "dup_group": chunk.dup_group or "",
+    }
+    for name in _SOURCE_FIELDS:
+        value = getattr(chunk.source, name)
+        meta[f"source_{name}"] = "" if value is None else value
+    return meta
+
+
+def chunk_from_record(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
+    values = {name: meta.get(f"source_{name}", "") for name in _SOURCE_FIELDS}
+    source = Source(id=meta["doc_id"], **{**values, "url": values["url"] or None,
+                                          "download_url": values["download_url"] or None})
+    page_start, page_end = meta.get("page_start", -1), meta.get("page_end", -1)
+    return Chunk(
+        id=chunk_id, digest=meta["digest"], doc_id=meta["doc_id"], source=source, text=text,
+        heading_path=tuple(json.loads(meta.get("heading_path") or "[]")),
+        page_start=None if page_start < 0 else page_start, page_end=None if page_end < 0 else page_end,
+        page_label=meta.get("page_label") or None, start=meta["start"], end=meta["end"],
+        dup_group=meta.get("dup_group") or None,
+    )
+
+
+# --- a generation: one complete, immutable index -----------------------------------------
+
+@dataclass
+class Generation:
+    """A published (or being-built) index: one Chroma collection and its description."""
+
+    name: str
+    collection: Any  # chromadb Collection
+    location: str
+
+    def info(self, key: str) -> IndexInfo:
+        meta = self.collection.metadata or {}
+        documents = tuple(IndexedDocument(**d) for d in json.loads(meta.get("documents", "[]")))
+        return IndexInfo(key=key, generation=self.name, location=self.location, model=meta.get("model", "?"),
+                         built_at=meta.get("built_at", "?"), documents=documents)
+
+    def count(self) -> int:
+        return int(self.collection.count())
+
+    def iter_records(self, embeddings: bool = False) -> Iterator[tuple[Chunk, np.ndarray | None]]:
+        """Every passage (and its vector), in pages, so a large index never loads at once."""
+        include = ["documents", "metadatas"] + (["embeddings"] if embeddings else [])
+        offset = 0
+        while True:
+            batch = self.collection.get(include=include, limit=_PAGE, offset=offset)
+            ids = batch["ids"]
+            if not ids:
+                return
+            vectors = batch.get("embeddings") if embeddings else None
+            for i, chunk_id in enumerate(ids):
+                chunk = chunk_from_record(chunk_id, batch["documents"][i], batch["metadatas"][i])
+                yield chunk, (np.asarray(vectors[i], dtype=np.float32) if vectors is not None else None)
+            offset += len(ids)
+
+    def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[tuple[Chunk, float]]:
+        """The ``k`` passages nearest ``vector``, with cosine similarity."""
+        k = min(k, self.count())
+        if k <= 0:
+            return []
+        result = self.collection.query(query_embeddings=[vector.tolist()], n_results=k, where=where or None,
+                                       include=["documents", "metadatas", "distances"])
+        return [(chunk_from_record(cid, doc, meta), 1.0 - float(dist)) for cid, doc, meta, dist in zip(
+            result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0])]
+
+    def get(self, ids: Sequence[str]) -> list[Chunk]:
+        if not ids:
+            return []
+        batch = self.collection.get(ids=list(ids), include=["documents", "metadatas"])
+        by_id = {cid: chunk_from_record(cid, doc, meta)
+                 for cid, doc, meta in zip(batch["ids"], batch["documents"], batch["metadatas"])}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def add(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        for start in range(0, len(chunks), _PAGE):
+            part = chunks[start:start + _PAGE]
+            self.collection.add(ids=[c.id for c in part], documents=[c.text for c in part],
+                                metadatas=[chunk_metadata(c) for c in part],
+                                embeddings=vectors[start:start + _PAGE])
+
+
+# --- the store ---------------------------------------------------------------------------
+
+class Store:
+    """Where the index for the current settings lives, embedded or on a Chroma server."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = get_settings(settings)
+        self.key = self.settings.index_key()
+        self.home = self.settings.index_dir / self.key  # pointer and lock (embedded), lock (server)
+        self._server = None
+
+    # -- clients --
+    @property
+    def remote(self) -> bool:
+        return self.settings.chroma_url is not None
+
+    def _server_client(self):  # type: ignore[no-untyped-def]
+        if self._server is None:
+            import chromadb
+
+            url = urlparse(self.settings.chroma_url)
+            try:
+                client = chromadb.HttpClient(host=url.hostname or "127.0.0.1", port=url.port or 8000,
+                                             ssl=url.scheme == "https", settings=_chroma_settings())
+                client.heartbeat()
+            except Exception as exc:
+                raise StoreUnavailableError(
+                    f"Cannot reach the Chroma server at {self.settings.chroma_url} ({exc}). Start it with: "
+                    f"chroma run --path index/server --host {url.hostname} --port {url.port or 8000}, "
+                    "or unset LEVELUP_CHROMA_URL to use the embedded index."
+                ) from exc
+            self._server = client
+        return self._server
+
+    def _embedded_client(self, generation: str):  # type: ignore[no-untyped-def]
+        import chromadb
+
+        path = self.home / generation / "chroma"
+        return chromadb.PersistentClient(path=str(path), settings=_chroma_settings())
+
+    def _collection_name(self, generation: str) -> str:
+        return f"{self.settings.collection_prefix}-{self.key}-{generation}"
+
+    @property
+    def _pointer_name(self) -> str:
+        return f"{self.settings.collection_prefix}-{self.key}-current"
+
+    # -- reading --
+    def current_name(self) -> str | None:
+        """Name of the serving generation, or None when nothing has been published."""
+        if self.remote:
+            client = self._server_client()
+            try:
+                pointer = client.get_collection(self._pointer_name)
+            except Exception:
+                return None
+            return (pointer.metadata or {}).get("current")
+        try:
+            return (self.home / "CURRENT").read_text().strip() or None
+        except FileNotFoundError:
+            return None
+
+    def open(self, name: str | None = None) -> Generation:
+        """The serving generation (or the named one); ``IndexNotFoundError`` when there is none."""
+        name = name or self.current_name()
+        if name is None:
+            where = self.settings.chroma_url or str(self.home)
+            raise IndexNotFoundError(
+                f"No index at {where} for the current settings (model {self.settings.embedding_model}). "
+                "Build it with: levelup ingest"
+            )
+        try:
+            if self.remote:
+                collection = self._server_client().get_collection(self._collection_name(name))
+                location = f"{self.settings.chroma_url} collection {collection.name}"
+            else:
+                collection = self._embedded_client(name).get_collection("passages")
+                location = str(self.home / name)
+        except (IndexNotFoundError, StoreUnavailableError):
+            raise
+        except Exception as exc:
+            raise IndexNotFoundError(
+                f"The index generation {name} cannot be opened ({exc}). Rebuild it with: levelup ingest"
+            ) from exc
+        return Generation(name, collection, location)
+
+    def open_or_none(self) -> Generation | None:
+        try:
+            return self.open()
+        except IndexNotFoundError:
+            return None
+
+    # -- writing --
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the ingest lock: a second ingest refuses at once instead of racing the first."""
+        try:
+            self.home.mkdir(parents=True, exist_ok=True)
+            handle = open(self.home / "ingest.lock", "a+")
+        except OSError as exc:
+            raise IndexWriteError(f"Cannot write the index folder {self.home}: {exc.strerror or exc}. "
+                                  "Make it writable or set LEVELUP_INDEX_DIR to another folder.") from exc
+        with handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                raise IndexBusyError(f"Another ingest is running ({holder}) on {self.home}. "
+                                     "Wait for it to finish, then run levelup ingest again.") from exc
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"pid {os.getpid()}, started {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC")
+            handle.flush()
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def create(self) -> Generation:
+        """A new, empty generation to build into. Call ``publish`` or ``discard`` after."""
+        name = f"g{datetime.now(timezone.utc):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}"
+        configuration = {"hnsw": {"space": "cosine"}}
+        try:
+            if self.remote:
+                collection = self._server_client().create_collection(
+                    self._collection_name(name), embedding_function=None, configuration=configuration)
+                location = f"{self.settings.chroma_url} collection {collection.name}"
+            else:
+                (self.home / name).mkdir(parents=True)
+                collection = self._embedded_client(name).create_collection(
+                    "passages", embedding_function=None, configuration=configuration)
+                location = str(self.home / name)
+        except OSError as exc:
+            raise IndexWriteError(f"Cannot create a new index in {self.home}: {exc.strerror or exc}. "
+                                  "Free disk space or make the folder writable.") from exc
+        return Generation(name, collection, location)
+
+    def publish(self, generation: Generation, info: dict[str, Any]) -> None:
+        """Record what the generation holds, then make it the serving one in one atomic step."""
+        meta = {**info, "complete": True, "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        try:
+            generation.collection.modify(metadata={k: v for k, v in meta.items() if v is not None})
+            if self.remote:
+                client = self._server_client()
+                pointer = client.get_or_create_collection(self._pointer_name, embedding_function=None)
+                pointer.modify(metadata={"current": generation.name})
+            else:
+                (self.home / generation.name / "COMPLETE").write_text(meta["built_at"])
+                tmp = self.home / f"CURRENT.{os.getpid()}.tmp"
+                tmp.write_text(generation.name)
+                with open(tmp) as handle:
+                    os.fsync(handle.fileno())
+                os.replace(tmp, self.home / "CURRENT")
+        except OSError as exc:
+            raise IndexWriteError(f"Cannot publish the new index in {self.home}: {exc.strerror or exc}. "
+                                  "The previous index is still serving.") from exc
+
+    def discard(self, generation: Generation) -> None:
+        """Throw away a generation that was never published."""
+        self._delete(generation.name)
+
+    def clean(self) -> None:
+        """Delete half-built generations and all but the newest ``keep_generations`` complete ones.
+
+        Call while holding the lock: then no other process is building.
+        """
+        current = self.current_name()
+        complete, partial = [], []
+        for name in self._generation_names():
+            (complete if self._is_complete(name) else partial).append(name)
+        spares = [n for n in sorted(complete, reverse=True) if n != current][: self.settings.keep_generations - 1]
+        for name in complete + partial:
+            if name != current and name not in spares:
+                self._delete(name)
+
+    def _generation_names(self) -> list[str]:
+        if self.remote:
+            prefix = f"{self.settings.collection_prefix}-{self.key}-g"
+            return [c.name[len(prefix) - 1:] for c in self._server_client().list_collections()
+                    if c.name.startswith(prefix)]
+        if not self.home.is_dir():
+            return []
+        return [p.name for p in self.home.iterdir() if p.is_dir() and p.name.startswith("g")]
+
+    def _is_complete(self, name: str) -> bool:
+        if self.remote:
+            collection = self._server_client().get_collection(self._collection_name(name))
+            return bool((collection.metadata or {}).get("complete"))
+        return (self.home / name / "COMPLETE").is_file()
+
+    def _delete(self, name: str) -> None:
+        if self.remote:
+            try:
+                self._server_client().delete_collection(self._collection_name(name))
+            except Exception:
+                pass  # already gone
+            return
+        self._release_embedded(name)
+        shutil.rmtree(self.home / name, ignore_errors=True)
+
+    def _release_embedded(self, name: str) -> None:
+        """Drop Chroma's cached client for a folder before deleting it."""
+        try:
+            from chromadb.api.shared_system_client import SharedSystemClient
+
+            path = str(self.home / name / "chroma")
+            system = SharedSystemClient._identifier_to_system.pop(path, None)
+            if system is not None:
+                system.stop()
+        except Exception:
+            pass
