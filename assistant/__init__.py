@@ -1,1 +1,59 @@
-"""Levelling Up Assistant: cited answers from the Levelling Up White Paper and related texts."""
+"""Levelling Up Assistant: cited answers from the Levelling Up White Paper and related texts.
+
+    from assistant import Assistant
+    result = Assistant().search("How much is the UK Shared Prosperity Fund worth?")
+
+Everything public is listed in ``__all__``; other names are internal and may change.
+"""
+
+from .errors import (
+    AssistantError,
+    ConfigurationError,
+    DocumentError,
+    IndexBusyError,
+    IndexNotFoundError,
+    IndexWriteError,
+    ModelLoadError,
+    QueryError,
+    SourceError,
+    StoreUnavailableError,
+)
+from .index import ingest, status
+from .models import Chunk, Document, Heading, Hit, IndexedDocument, IndexInfo, IngestReport, Page, Source
+from .pipeline import Assistant
+from .retrieve import Query, SearchResult
+from .settings import Settings, get_settings
+from .sources import FetchReport, Manifest, fetch, load_manifest
+
+__all__ = [
+    "Assistant",
+    "AssistantError",
+    "Chunk",
+    "ConfigurationError",
+    "Document",
+    "DocumentError",
+    "FetchReport",
+    "Heading",
+    "Hit",
+    "IndexBusyError",
+    "IndexInfo",
+    "IndexNotFoundError",
+    "IndexWriteError",
+    "IndexedDocument",
+    "IngestReport",
+    "Manifest",
+    "ModelLoadError",
+    "Page",
+    "Query",
+    "QueryError",
+    "SearchResult",
+    "Settings",
+    "Source",
+    "SourceError",
+    "StoreUnavailableError",
+    "fetch",
+    "get_settings",
+    "ingest",
+    "load_manifest",
+    "status",
+]

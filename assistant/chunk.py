@@ -1,8 +1,9 @@
 """Cut documents into passages that respect their structure.
 
 A passage is a verbatim slice of ``Document.text``. Paragraphs, list items and headings are
-the units; consecutive units of one section are packed up to ``chunk_tokens``; a new
-section starts a new passage (unless the open one is still tiny). A paragraph longer than
+the units; consecutive units of one section are packed up to ``chunk_tokens``; every
+heading starts a new passage (unless the open one is still tiny), so a passage's section
+path is true for all of its text. A paragraph longer than
 the model's window is cut between sentences, and a single sentence longer than the window
 is cut by LangChain's recursive splitter at clause or word boundaries; nothing else cuts a
 sentence.
@@ -25,6 +26,9 @@ from .settings import Settings, get_settings
 
 TokenCounter = Callable[[str], int]
 
+#: A heading starts a new passage unless the open one is smaller than this (a lone intro line).
+_MIN_SECTION_TOKENS = 24
+
 
 @dataclass(frozen=True, slots=True)
 class _Piece:
@@ -36,7 +40,7 @@ class _Piece:
 
 _ABBREVIATIONS = {"e.g", "i.e", "etc", "no", "nos", "mr", "mrs", "ms", "dr", "st", "vs", "cf", "fig",
                   "para", "paras", "approx", "inc", "ltd", "co", "vol", "p", "pp", "ch", "sec", "art"}
-_SENTENCE_GAP = re.compile(r"(?<=[.!?])[\"'\u2019\u201d)\]]*\s+(?=[\"'\u2018\u201c(\[]?[A-Z0-9£$\u2022])")
+_SENTENCE_GAP = re.compile(r"(?<=[.!?])([\"'\u2019\u201d)\]]*)\s+(?=[\"'\u2018\u201c(\[]?[A-Z0-9£$\u2022])")
 
 
 def split_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
@@ -44,11 +48,11 @@ def split_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     start = 0
     for match in _SENTENCE_GAP.finditer(text):
-        before = text[start:match.start()].rstrip("\"'\u2019\u201d)]")
+        before = text[start:match.start()]
         word = re.search(r"(\S+)\.$", before)
         if word and (word.group(1).lower().rstrip(".") in _ABBREVIATIONS or re.fullmatch(r"[A-Z]", word.group(1))):
             continue
-        spans.append((offset + start, offset + match.start()))
+        spans.append((offset + start, offset + match.start() + len(match.group(1))))
         start = match.end()
     if text[start:].strip():
         spans.append((offset + start, offset + len(text.rstrip())))
@@ -81,8 +85,9 @@ def _split_long(text: str, start: int, end: int, max_tokens: int, count: TokenCo
         cursor = s_start
         for part in splitter.split_text(text[s_start:s_end]):
             found = text.find(part, cursor, s_end)
-            if found < 0:  # the splitter only strips whitespace, so this cannot happen; be safe
-                continue
+            if found < 0:  # the splitter only strips whitespace; if it ever did more, keep the rest whole
+                pieces.append(_Piece(cursor, s_end, count(text[cursor:s_end])))
+                break
             pieces.append(_Piece(found, found + len(part), count(part)))
             cursor = found + len(part)
     return pieces
@@ -106,7 +111,7 @@ def chunk_document(document: Document, count_tokens: TokenCounter, settings: Set
     size = 0
     for piece in pieces:
         only_headings = all(p.heading for p in current)
-        new_section = piece.heading and size >= target // 3 and not only_headings
+        new_section = piece.heading and size >= _MIN_SECTION_TOKENS and not only_headings
         too_big = size + piece.tokens > target and size >= target // 3 and not only_headings
         if current and (new_section or too_big or size + piece.tokens > ceiling):
             carried: list[_Piece] = []

@@ -66,10 +66,17 @@ def path_items(paths: Sequence[Path], report: IngestReport) -> list[IngestItem]:
             continue
         if path.is_dir():
             try:
-                files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES)
+                everything = [p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")]
             except PermissionError:
                 report.failed.append((str(path), "cannot be read (permission denied)"))
                 continue
+            files = sorted(p for p in everything if p.suffix.lower() in SUPPORTED_SUFFIXES)
+            others = sorted({p.suffix.lower() or "(no extension)" for p in everything
+                             if p not in files and p.name != "MANIFEST.json"})
+            if others:
+                skipped = len(everything) - len(files) - sum(p.name == "MANIFEST.json" for p in everything)
+                report.warnings.append(f"{path}: skipped {skipped} file(s) of types not indexed "
+                                       f"({', '.join(others)}); convert them to PDF, .md, .txt or .html")
             if not files:
                 unreadable = not _can_list(path)
                 report.failed.append((str(path), "cannot be read (permission denied)" if unreadable else
@@ -221,6 +228,7 @@ def _build(store: Store, previous, old_docs: dict[str, IndexedDocument], changed
     new_chunks: dict[str, list[Chunk]] = {}
     changed_ids = {i.source.id for i in changed}
     seen_content = {d.content_digest: d.id for d in documents.values() if d.id not in changed_ids}
+    read_started = time.perf_counter()
     bar = tqdm(changed, desc="Reading", unit="doc", disable=not progress, leave=False)
     for item in bar:
         bar.set_postfix_str(item.path.name[-40:])
@@ -243,6 +251,7 @@ def _build(store: Store, previous, old_docs: dict[str, IndexedDocument], changed
             id=document.id, title=document.source.title, file=item.source.file, digest=digests[document.id],
             passages=len(chunks), pages=len(document.pages), content_digest=content_key)
     report.removed = removed
+    report.read_seconds = time.perf_counter() - read_started
     if not new_chunks and not removed:
         return  # every changed file failed: keep serving the previous generation as it is
 
@@ -274,6 +283,7 @@ def _build(store: Store, previous, old_docs: dict[str, IndexedDocument], changed
     report.embedded = len(to_embed)
     report.passages = len(final)
 
+    write_started = time.perf_counter()
     generation = store.create()
     try:
         generation.add(final, np.stack([vectors[c.id] for c in final]) if final else np.zeros((0, 1)))
@@ -287,6 +297,7 @@ def _build(store: Store, previous, old_docs: dict[str, IndexedDocument], changed
         raise
     report.generation = generation.name
     store.clean()
+    report.write_seconds = time.perf_counter() - write_started
 
 
 def status(settings: Settings | None = None) -> IndexInfo:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import statistics
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -299,8 +300,14 @@ def _heading_shaped(ahead: list[str], width: float) -> bool:
     return len(ahead) >= 2 and bool(re.match(r"[A-Z0-9\u2022]", ahead[1]))
 
 
-def _join(block: _Block, vocabulary: set[str]) -> None:
-    """Join a paragraph's lines; rejoin words hyphenated at a line end."""
+def _join(block: _Block, vocabulary: Counter[str]) -> None:
+    """Join a paragraph's lines; rejoin words hyphenated at a line end.
+
+    A line-end hyphen is dropped when the joined word occurs elsewhere in the document, or
+    when neither half is a word of the document ("regen-" + "eration"); otherwise it is a
+    compound ("high-crime", "self-driving") and keeps its hyphen. Either way the line break
+    goes: the line-end hyphen is the only character ever removed from the text.
+    """
     parts: list[str] = []
     offsets: list[int] = []
     length = 0
@@ -308,13 +315,14 @@ def _join(block: _Block, vocabulary: set[str]) -> None:
         if i > 0:
             prev = parts[-1]
             match = _HYPHEN_END.search(prev)
-            if match and re.match(r"[a-z]", line):
-                first = re.match(r"[a-z]+", line)
-                joined = (match.group(1) + (first.group(0) if first else "")).lower()
-                if prev.endswith("\u00ad") or joined in vocabulary:
-                    parts[-1] = prev[:-1]  # a word split by the typesetter: drop its hyphen
+            first = re.match(r"[a-z]+", line)
+            if match and first:
+                head, tail = match.group(1).lower(), first.group(0)
+                # Each half was counted once at the break itself, hence ">= 2" for "is a word".
+                split_word = vocabulary[head + tail] > 0 or (vocabulary[head] < 2 and vocabulary[tail] < 2)
+                if prev.endswith("\u00ad") or split_word:
+                    parts[-1] = prev[:-1]
                     length -= 1
-                # else a compound ("high-crime"): keep the hyphen, drop only the line break
             else:
                 parts.append(" ")
                 length += 1
@@ -347,7 +355,7 @@ def _split_heading_prefix(block: _Block, title_key: str) -> _Block | None:
     return None
 
 
-def _apply_known(blocks: list[_Block], known: list[KnownHeading], vocabulary: set[str]) -> list[tuple[int, KnownHeading]]:
+def _apply_known(blocks: list[_Block], known: list[KnownHeading], vocabulary: Counter[str]) -> list[tuple[int, KnownHeading]]:
     """Mark the blocks that are declared headings; return headings with no block (bookmark-only)."""
     missing: list[tuple[int, KnownHeading]] = []
     cursor = 0
@@ -417,7 +425,7 @@ def _looks_like_heading(block: _Block, next_block: _Block | None) -> bool:
 
 
 def _detect_headings(blocks: list[_Block], raw: RawPages, hints: _HeadingHints,
-                     vocabulary: set[str]) -> list[tuple[int, KnownHeading]]:
+                     vocabulary: Counter[str]) -> list[tuple[int, KnownHeading]]:
     missing = _apply_known(blocks, raw.headings, vocabulary)
     if raw.headings:  # the format declared its structure: trust it alone
         return missing
@@ -451,7 +459,7 @@ def _typical_width(pages: list[list[str]]) -> float:
 def build_document(raw: RawPages, *, doc_id: str, source: Source, path: Path, digest: str) -> Document:
     """Clean ``raw`` into a ``Document``: text, page spans and headings with their levels."""
     pages, labels = strip_page_furniture(raw.pages) if raw.physical else (raw.pages, [None])
-    vocabulary = {w.lower() for lines in pages for line in lines for w in re.findall(r"[A-Za-z]{3,}", line)}
+    vocabulary = Counter(w.lower() for lines in pages for line in lines for w in re.findall(r"[A-Za-z]+", line))
     hints = _hints(raw, pages)
     blocks = _paragraphs(pages, _typical_width(pages), hints)
     for block in blocks:

@@ -32,6 +32,8 @@ def load_document(path: Path, source: Source) -> Document:
     """Read ``path`` and clean it into a ``Document`` whose id and citation data come from ``source``."""
     try:
         data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise DocumentError(path, "does not exist; check the path") from exc
     except IsADirectoryError as exc:
         raise DocumentError(path, "is a folder, not a file") from exc
     except PermissionError as exc:
@@ -39,7 +41,8 @@ def load_document(path: Path, source: Source) -> Document:
     except OSError as exc:
         raise DocumentError(path, f"cannot be read ({exc.strerror or exc})") from exc
     if not data.strip():
-        raise DocumentError(path, "is empty (0 bytes of text); nothing to index")
+        what = "is empty (0 bytes)" if not data else "contains only whitespace"
+        raise DocumentError(path, f"{what}; nothing to index. Check that it was saved or exported completely")
 
     suffix = path.suffix.lower()
     if suffix == ".pdf":
@@ -54,7 +57,8 @@ def load_document(path: Path, source: Source) -> Document:
     document = build_document(raw, doc_id=source.id, source=source, path=path,
                               digest=hashlib.sha256(data).hexdigest())
     if not document.text.strip():
-        raise DocumentError(path, "contains no text after cleaning; nothing to index")
+        raise DocumentError(path, "contains no text after cleaning (only page numbers or running headers?); "
+                                  "nothing to index. Check the file opens with its text")
     return document
 
 
@@ -225,8 +229,10 @@ class _ArticleText(HTMLParser):
 
     SKIP_TAGS = {"script", "style", "noscript", "nav", "header", "footer", "aside", "form", "svg",
                  "button", "select", "template", "iframe", "head"}
-    SKIP_ATTR = re.compile(r"cookie|consent|banner|breadcrumb|navbar|menu|skip-link|share|social|"
-                           r"newsletter|related|sidebar|popup|modal", re.I)
+    # Whole words of class/role/id values: a GOV.UK heading id like "uk-shared-prosperity-fund" is content.
+    SKIP_ATTR = re.compile(r"(?<![a-z])(?:cookie|cookies|consent|banner|breadcrumbs?|navbar|menu|skip-link|"
+                           r"share|social|newsletter|related|sidebar|popup|modal)(?![a-z])", re.I)
+    CONTENT_TAGS = {"h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "main", "article", "table"}
     BLOCK_TAGS = {"p", "div", "section", "article", "main", "li", "ul", "ol", "table", "tr", "br",
                   "blockquote", "pre", "dd", "dt", "figcaption", "h1", "h2", "h3", "h4", "h5", "h6"}
     VOID_TAGS = {"br", "img", "hr", "meta", "link", "input", "wbr", "source", "area", "col", "embed"}
@@ -252,7 +258,8 @@ class _ArticleText(HTMLParser):
         marker = " ".join(v or "" for k, v in attrs if k in {"id", "class", "role", "aria-label"})
         if tag == "title":
             self._in_title = True
-        if tag in self.SKIP_TAGS or self.SKIP_ATTR.search(marker) or ("hidden", None) in attrs:
+        skip_by_attr = tag not in self.CONTENT_TAGS and bool(self.SKIP_ATTR.search(marker))
+        if tag in self.SKIP_TAGS or skip_by_attr or ("hidden", None) in attrs:
             self._skip_stack.append(tag)
             return
         if tag in self.BLOCK_TAGS:

@@ -208,7 +208,9 @@ class IngestReport:
     embedded: int = 0  # passages whose vectors were computed in this run
     reused: int = 0  # passages whose vectors came from the previous generation
     seconds: float = 0.0
+    read_seconds: float = 0.0  # loading, cleaning and chunking changed documents
     embed_seconds: float = 0.0
+    write_seconds: float = 0.0  # writing and publishing the new generation
     generation: str | None = None
 
     @property

@@ -46,7 +46,7 @@ def prepare_query(text: object, settings: Settings) -> Query:
     if not cleaned:
         raise QueryError("The question is empty. Type a question, for example: "
                          "\"How much is the UK Shared Prosperity Fund worth?\"")
-    if not re.search(r"\w", cleaned):
+    if not re.search(r"[^\W_]", cleaned):
         raise QueryError("The question has no words in it, only punctuation or symbols. "
                          "Type a question in words.")
     limit = settings.max_query_chars

@@ -136,14 +136,26 @@ class Generation:
         return [by_id[i] for i in ids if i in by_id]
 
     def add(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
-        for start in range(0, len(chunks), _PAGE):
-            part = chunks[start:start + _PAGE]
-            self.collection.add(ids=[c.id for c in part], documents=[c.text for c in part],
-                                metadatas=[chunk_metadata(c) for c in part],
-                                embeddings=vectors[start:start + _PAGE])
+        """Write passages and their vectors; a failure (full disk) becomes ``IndexWriteError``."""
+        try:
+            for start in range(0, len(chunks), _PAGE):
+                part = chunks[start:start + _PAGE]
+                self.collection.add(ids=[c.id for c in part], documents=[c.text for c in part],
+                                    metadatas=[chunk_metadata(c) for c in part],
+                                    embeddings=vectors[start:start + _PAGE])
+        except Exception as exc:
+            raise IndexWriteError(f"Cannot write the new index at {self.location}: {exc}. Free disk space or "
+                                  "make the folder writable; the previous index is still serving.") from exc
 
 
 # --- the store ---------------------------------------------------------------------------
+
+def _write_error(store: Store, action: str, exc: BaseException) -> IndexWriteError:
+    reason = getattr(exc, "strerror", None) or str(exc)
+    where = store.settings.chroma_url or str(store.home)
+    return IndexWriteError(f"Cannot {action} in {where}: {reason}. Free disk space or make the folder "
+                           "writable (or set LEVELUP_INDEX_DIR); the previous index is still serving.")
+
 
 class Store:
     """Where the index for the current settings lives, embedded or on a Chroma server."""
@@ -238,29 +250,35 @@ class Store:
     # -- writing --
     @contextmanager
     def lock(self) -> Iterator[None]:
-        """Hold the ingest lock: a second ingest refuses at once instead of racing the first."""
+        """Hold the ingest lock: a second ingest refuses at once instead of racing the first.
+
+        An OS lock (flock) on index/<key>/ingest.lock: it is released by the kernel when the
+        holder dies, so a killed ingest never leaves a stale lock behind.
+        """
+        path = self.home / "ingest.lock"
         try:
             self.home.mkdir(parents=True, exist_ok=True)
-            handle = open(self.home / "ingest.lock", "a+")
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
             raise IndexWriteError(f"Cannot write the index folder {self.home}: {exc.strerror or exc}. "
                                   "Make it writable or set LEVELUP_INDEX_DIR to another folder.") from exc
-        with handle:
+        try:
             try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError as exc:
-                handle.seek(0)
-                holder = handle.read().strip() or "another process"
+                holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
                 raise IndexBusyError(f"Another ingest is running ({holder}) on {self.home}. "
                                      "Wait for it to finish, then run levelup ingest again.") from exc
-            handle.seek(0)
-            handle.truncate()
-            handle.write(f"pid {os.getpid()}, started {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC")
-            handle.flush()
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+            try:  # who holds the lock, for the message a second ingest shows
+                note = f"pid {os.getpid()}, started {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC"
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, note.encode(), 0)
+            except OSError as exc:
+                raise IndexWriteError(f"Cannot write the index folder {self.home}: {exc.strerror or exc}. "
+                                      "Free disk space or make the folder writable.") from exc
+            yield
+        finally:
+            os.close(fd)  # closing releases the flock
 
     def create(self) -> Generation:
         """A new, empty generation to build into. Call ``publish`` or ``discard`` after."""
@@ -276,9 +294,10 @@ class Store:
                 collection = self._embedded_client(name).create_collection(
                     "passages", embedding_function=None, configuration=configuration)
                 location = str(self.home / name)
-        except OSError as exc:
-            raise IndexWriteError(f"Cannot create a new index in {self.home}: {exc.strerror or exc}. "
-                                  "Free disk space or make the folder writable.") from exc
+        except StoreUnavailableError:
+            raise
+        except Exception as exc:  # OSError, or Chroma's own "disk I/O error"
+            raise _write_error(self, "create a new index", exc) from exc
         return Generation(name, collection, location)
 
     def publish(self, generation: Generation, info: dict[str, Any]) -> None:
@@ -297,9 +316,8 @@ class Store:
                 with open(tmp) as handle:
                     os.fsync(handle.fileno())
                 os.replace(tmp, self.home / "CURRENT")
-        except OSError as exc:
-            raise IndexWriteError(f"Cannot publish the new index in {self.home}: {exc.strerror or exc}. "
-                                  "The previous index is still serving.") from exc
+        except Exception as exc:
+            raise _write_error(self, "publish the new index", exc) from exc
 
     def discard(self, generation: Generation) -> None:
         """Throw away a generation that was never published."""

@@ -1,0 +1,71 @@
+"""Ingest throughput on the shared corpus, next to the raw speed of the embedding model.
+
+    python benchmarks/ingest_speed.py [--mirror ../shared/corpus]
+
+Prints pages/s and passages/s for a cold ingest into a fresh index, the same passages
+embedded directly by the model (the floor no pipeline can beat), the pipeline's overhead
+as a share of embedding time, and the time of a re-ingest with nothing changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+from assistant.embed import get_embedder  # noqa: E402
+from assistant.index import ingest  # noqa: E402
+from assistant.settings import Settings  # noqa: E402
+from assistant.sources import fetch  # noqa: E402
+from assistant.store import Store  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mirror", type=Path, default=REPO.parent / "shared" / "corpus")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        (home / "corpus").mkdir()
+        shutil.copy(REPO / "corpus" / "manifest.json", home / "corpus" / "manifest.json")
+        settings = Settings(index_dir=home / "index", corpus_dir=home / "corpus", corpus_mirror=args.mirror)
+        assert fetch(settings, progress=False).ok
+        embedder = get_embedder(settings)
+        embedder.embed_query("warm up: load the model before timing")
+
+        cold = ingest(settings=settings, embedder=embedder, progress=False)
+        assert cold.ok, cold.failed
+        texts = [chunk.embed_text for chunk, _ in Store(settings).open().iter_records()]
+        started = time.perf_counter()
+        embedder.embed_documents(texts)
+        raw = time.perf_counter() - started
+        started = time.perf_counter()
+        warm = ingest(settings=settings, embedder=embedder, progress=False)
+        unchanged = time.perf_counter() - started
+        assert warm.embedded == 0
+
+    overhead = cold.seconds - cold.embed_seconds
+    print(f"corpus            {len(cold.added)} documents, {cold.pages} pages, {cold.passages} passages")
+    print(f"cold ingest       {cold.seconds:6.2f} s  = {cold.pages / cold.seconds:5.1f} pages/s, "
+          f"{cold.passages / cold.seconds:5.1f} passages/s")
+    print(f"  read+chunk      {cold.read_seconds:6.2f} s")
+    print(f"  embed           {cold.embed_seconds:6.2f} s")
+    print(f"  write+publish   {cold.write_seconds:6.2f} s")
+    print(f"raw model         {raw:6.2f} s  = {len(texts) / raw:5.1f} passages/s (same passages, same run)")
+    print(f"overhead          {overhead:6.2f} s  = {100 * overhead / raw:4.1f}% of raw embedding time "
+          f"(target < 10%)")
+    print(f"no-change ingest  {unchanged:6.3f} s  ({warm.embedded} passages re-embedded)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+"""The `levelup` command, driven through click's CliRunner with real files, model and index."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from assistant.cli import cli
+from assistant.settings import Settings
+
+from .conftest import REPO
+from .pdfs import make_pdf, policy_paper_pages
+
+
+def env_for(settings: Settings) -> dict[str, str]:
+    env = {"LEVELUP_INDEX_DIR": str(settings.index_dir), "LEVELUP_CORPUS_DIR": str(settings.corpus_dir)}
+    if settings.corpus_mirror:
+        env["LEVELUP_CORPUS_MIRROR"] = str(settings.corpus_mirror)
+    return env
+
+
+def run(settings: Settings, *args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), env=env_for(settings), catch_exceptions=False)
+
+
+@pytest.fixture
+def library(tmp_path: Path) -> Path:
+    folder = tmp_path / "library"
+    folder.mkdir()
+    make_pdf(folder / "towns-programme.pdf", policy_paper_pages())
+    (folder / "harbours.md").write_text("# Harbour renewal\n\nCoastal towns get £30 million for new quays.\n",
+                                        encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def indexed(settings: Settings, library: Path) -> Settings:
+    result = run(settings, "ingest", "--no-progress", str(library))
+    assert result.exit_code == 0, result.output
+    return settings
+
+
+def test_help_lists_the_commands() -> None:
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    for command in ("fetch", "ingest", "status", "search"):
+        assert f"  {command}" in result.output
+
+
+def test_fetch_from_a_mirror_copies_every_source_it_holds(settings: Settings, shared: Path) -> None:
+    settings.corpus_dir.mkdir(parents=True)
+    shutil.copy(REPO / "corpus" / "manifest.json", settings.manifest_path)
+    result = run(settings, "fetch", "--no-progress", "--mirror", str(shared / "corpus"))
+    assert result.exit_code == 0, result.output
+    assert "fetched     hmt-green-book-2026" in result.output
+    assert "skipped     levelling-up-the-united-kingdom-white-paper: not in mirror" in result.output
+    assert (settings.documents_dir / "pdf" / "dfe-skills-for-jobs-white-paper-2021.pdf").is_file()
+    again = run(settings, "fetch", "--no-progress", "--mirror", str(shared / "corpus"))
+    assert "up to date  hmt-green-book-2026" in again.output
+
+
+def test_fetch_names_a_missing_mirror(settings: Settings, tmp_path: Path) -> None:
+    settings.corpus_dir.mkdir(parents=True)
+    shutil.copy(REPO / "corpus" / "manifest.json", settings.manifest_path)
+    result = run(settings, "fetch", "--mirror", str(tmp_path / "nowhere"))
+    assert result.exit_code == 1 and "nowhere" in result.output
+
+
+def test_ingest_reports_what_it_did_and_a_rerun_embeds_nothing(settings: Settings, library: Path) -> None:
+    first = run(settings, "ingest", "--no-progress", str(library))
+    assert first.exit_code == 0
+    assert "Indexed 2 document(s) (2 new, 0 changed, 0 unchanged, 0 removed)" in first.output
+    second = run(settings, "ingest", "--no-progress", str(library))
+    assert second.exit_code == 0
+    assert "Index up to date: 2 document(s) unchanged" in second.output and "nothing re-embedded" in second.output
+
+
+def test_ingest_fails_with_one_line_per_bad_path(settings: Settings, library: Path, tmp_path: Path) -> None:
+    (library / "broken.pdf").write_bytes(b"%PDF-1.7\n" + b"0" * 100)
+    result = run(settings, "ingest", "--no-progress", str(library), str(tmp_path / "missing.pdf"))
+    assert result.exit_code == 1
+    assert f"FAILED   {tmp_path / 'missing.pdf'}: does not exist" in result.output
+    assert f"FAILED   {library / 'broken.pdf'}: is truncated" in result.output
+    assert "Indexed 2 document(s)" in result.output  # the good files still went in
+
+
+def test_ingest_without_fetched_sources_says_what_to_run(settings: Settings) -> None:
+    settings.corpus_dir.mkdir(parents=True)
+    shutil.copy(REPO / "corpus" / "manifest.json", settings.manifest_path)
+    result = run(settings, "ingest", "--no-progress")
+    assert result.exit_code == 1
+    assert "run: levelup fetch" in result.output
+
+
+def test_status_lists_documents_and_model(indexed: Settings) -> None:
+    result = run(indexed, "status")
+    assert result.exit_code == 0
+    assert "sentence-transformers/all-MiniLM-L6-v2" in result.output
+    assert "Documents  2," in result.output and "towns-programme" in result.output and "harbours" in result.output
+
+
+def test_status_before_any_ingest_says_to_ingest(settings: Settings) -> None:
+    result = run(settings, "status")
+    assert result.exit_code == 1 and "Build it with: levelup ingest" in result.output
+
+
+def test_search_prints_passages_with_their_source(indexed: Settings) -> None:
+    result = run(indexed, "search", "Which fund gets £4 million?", "--k", "2")
+    assert result.exit_code == 0
+    assert " 1. [" in result.output and "Towns programme, p. 2" in result.output
+    assert "§ 1 Introduction > 1.2 Funding table" in result.output
+
+
+def test_search_json_has_the_documented_fields(indexed: Settings) -> None:
+    result = run(indexed, "search", "new quays for coastal towns", "--k", "2", "--json")
+    payload = json.loads(result.output)
+    first = payload["results"][0]
+    assert {"rank", "chunk_id", "doc_id", "title", "page_start", "page_end", "section", "text", "score"} <= set(first)
+    assert first["doc_id"] == "harbours" and first["rank"] == 1
+
+
+def test_search_batch_writes_one_line_per_question(indexed: Settings, tmp_path: Path) -> None:
+    questions = tmp_path / "q.jsonl"
+    questions.write_text('{"id": "a", "question": "quays"}\n{"id": "b", "question": "   "}\n'
+                         '{"id": "c", "question": "who chairs the regional board?"}\n', encoding="utf-8")
+    result = run(indexed, "search", "--batch", str(questions), "--k", "3", "--json")
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    assert [line["id"] for line in lines] == ["a", "b", "c"]
+    assert len(lines[0]["results"]) == 3 and lines[0]["results"][0]["doc_id"] == "harbours"
+    assert lines[1]["results"] == [] and "empty" in lines[1]["error"]
+    assert "Mayor" in lines[2]["results"][0]["text"]
+
+
+@pytest.mark.parametrize("question, message", [
+    ("", "The question is empty"),
+    ("?!?!", "only punctuation"),
+])
+def test_search_refuses_a_question_with_no_words(indexed: Settings, question: str, message: str) -> None:
+    result = run(indexed, "search", question)
+    assert result.exit_code == 1 and message in result.output
+
+
+def test_search_before_any_ingest_says_to_ingest(settings: Settings) -> None:
+    result = run(settings, "search", "anything")
+    assert result.exit_code == 1 and "Build it with: levelup ingest" in result.output
+
+
+def test_search_batch_over_the_dev_set(corpus_settings: Settings, shared: Path) -> None:
+    result = run(corpus_settings, "search", "--batch", str(shared / "eval" / "dev.jsonl"), "--k", "10", "--json")
+    assert result.exit_code == 0
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    assert len(lines) == sum(1 for _ in open(shared / "eval" / "dev.jsonl", encoding="utf-8"))
+    assert all(len(line["results"]) == 10 for line in lines)
+    assert all(r["rank"] == i + 1 for line in lines for i, r in enumerate(line["results"]))
