@@ -18,7 +18,7 @@ import click
 
 from .errors import AssistantError
 from .models import Hit, IngestReport
-from .settings import Settings, get_settings
+from .settings import get_settings
 
 
 @contextmanager

@@ -10,163 +10,44 @@ The one place that knows the order of the indexing stages. It is incremental and
   before stays;
 * the new generation is published only when complete (see ``store.py``), so an interrupted
   ingest leaves the previous index serving.
+
+Embedding dominates the cost, so the other stages run beside it: a reader thread loads and
+chunks documents while the model embeds the passages already found, and a writer thread
+stores finished batches.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
+import queue
+import threading
 import time
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
 from .chunk import chunk_document, link_near_duplicates
 from .embed import Embedder, get_embedder
-from .errors import ConfigurationError, DocumentError
-from .load import SUPPORTED_SUFFIXES, load_document
-from .models import Chunk, IndexedDocument, IndexInfo, IngestReport, Source
+from .errors import DocumentError
+from .inputs import IngestItem, manifest_items, path_items
+from .load import load_document
+from .models import Chunk, Document, IndexedDocument, IndexInfo, IngestReport
 from .settings import PARSER_VERSION, Settings, get_settings
-from .sources import load_manifest, local_path, read_manifest
-from .store import Store
+from .store import Generation, Store
 
 
-@dataclass(frozen=True, slots=True)
-class IngestItem:
-    """A file to index and the source record it will be cited as."""
-
-    path: Path
-    source: Source
-
-
-# --- what to ingest ----------------------------------------------------------------------
-
-def manifest_items(settings: Settings, report: IngestReport) -> list[IngestItem]:
-    """The manifest's documents that have been fetched; the others are reported as skipped."""
-    items = []
-    for source in load_manifest(settings).documents:
-        path = local_path(source, settings)
-        if path.is_file():
-            items.append(IngestItem(path, source))
-        else:
-            report.skipped.append((source.id, f"not fetched ({path} is missing); run: levelup fetch"))
-    return items
-
-
-def path_items(paths: Sequence[Path], report: IngestReport) -> list[IngestItem]:
-    """Files and folders given on the command line; a MANIFEST.json beside them supplies metadata."""
-    items: list[IngestItem] = []
-    for path in paths:
-        if not path.exists():
-            report.failed.append((str(path), "does not exist; check the path"))
-            continue
-        if path.is_dir():
-            try:
-                everything = [p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")]
-            except PermissionError:
-                report.failed.append((str(path), "cannot be read (permission denied)"))
-                continue
-            files = sorted(p for p in everything if p.suffix.lower() in SUPPORTED_SUFFIXES)
-            others = sorted({p.suffix.lower() or "(no extension)" for p in everything
-                             if p not in files and p.name != "MANIFEST.json"})
-            if others:
-                skipped = len(everything) - len(files) - sum(p.name == "MANIFEST.json" for p in everything)
-                report.warnings.append(f"{path}: skipped {skipped} file(s) of types not indexed "
-                                       f"({', '.join(others)}); convert them to PDF, .md, .txt or .html")
-            if not files:
-                unreadable = not _can_list(path)
-                report.failed.append((str(path), "cannot be read (permission denied)" if unreadable else
-                                      "contains no PDF, .md, .txt or .html files"))
-                continue
-        else:
-            files = [path]
-        for file in files:
-            items.append(IngestItem(file, _source_for(file)))
-    return _unique_ids(items)
-
-
-def _can_list(path: Path) -> bool:
-    try:
-        next(path.iterdir(), None)
-        return True
-    except PermissionError:
-        return False
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80] or "document"
-
-
-def _source_for(file: Path) -> Source:
-    """Metadata for a loose file: from a MANIFEST.json in its folder (or a parent), else from its name."""
-    for folder in [file.parent, *file.parent.parents][:3]:
-        manifest = folder / "MANIFEST.json"
-        if manifest.is_file():
-            relative = file.relative_to(folder).as_posix()
-            entry = _manifest_entry(manifest, relative)
-            if entry is not None:
-                return entry
-    return Source(id=_slug(file.stem), title=re.sub(r"[-_]+", " ", file.stem).strip().capitalize(),
-                  publisher="Unknown publisher (no MANIFEST.json beside the file)", published="",
-                  licence="Unknown: check before reuse", file=str(file), kind="local", relation="related")
-
-
-def _manifest_entry(manifest: Path, relative: str) -> Source | None:
-    """The entry for ``relative`` in a project manifest or in a plain list like ../shared's."""
-    try:
-        raw = json.loads(manifest.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if isinstance(raw, dict) and "documents" in raw:
-        try:
-            return next((s for s in read_manifest(manifest).documents if s.file == relative), None)
-        except ConfigurationError:
-            return None
-    for entry in raw if isinstance(raw, list) else []:
-        if isinstance(entry, dict) and entry.get("file") == relative:
-            url = entry.get("official_url") or entry.get("url")
-            return Source(
-                id=_slug(Path(relative).stem), title=str(entry.get("title") or Path(relative).stem),
-                publisher=str(entry.get("publisher") or ""), published=str(entry.get("published") or ""),
-                licence=str(entry.get("licence") or ""), file=relative,
-                url=str(url).split(" ")[0] if url else None,
-                kind="commentary" if "not OGL" in str(entry.get("licence")) else "government",
-                relation="related",
-            )
-    return None
-
-
-def _unique_ids(items: list[IngestItem]) -> list[IngestItem]:
-    seen: dict[str, int] = {}
-    result = []
-    for item in items:
-        count = seen[item.source.id] = seen.get(item.source.id, 0) + 1
-        if count > 1:
-            suffix = hashlib.sha256(str(item.path).encode()).hexdigest()[:6]
-            item = IngestItem(item.path, _with_id(item.source, f"{item.source.id}-{suffix}"))
-        result.append(item)
-    return result
-
-
-def _with_id(source: Source, new_id: str) -> Source:
-    values = source.to_dict()
-    values["id"] = new_id
-    return Source(**values)
-
-
-# --- ingest ------------------------------------------------------------------------------
-
-def _digest(path: Path, source: Source) -> str:
+def _digest(path: Path, item: IngestItem) -> str:
     """Changes when the file's bytes or its citation metadata change."""
     hasher = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             hasher.update(block)
-    hasher.update(json.dumps(source.to_dict(), sort_keys=True).encode())
+    hasher.update(json.dumps(item.source.to_dict(), sort_keys=True).encode())
     hasher.update(PARSER_VERSION.encode())
     return hasher.hexdigest()
 
@@ -196,108 +77,20 @@ def ingest(paths: Sequence[Path] | None = None, *, settings: Settings | None = N
         digests = {}
         for item in items:
             try:
-                digests[item.source.id] = _digest(item.path, item.source)
+                digests[item.source.id] = _digest(item.path, item)
             except OSError as exc:
                 report.failed.append((str(item.path), f"cannot be read ({exc.strerror or exc})"))
         items = [i for i in items if i.source.id in digests]
-        changed = [i for i in items if old_docs.get(i.source.id) is None or old_docs[i.source.id].digest != digests[i.source.id]]
-        removed = [doc_id for doc_id in old_docs if prune and doc_id not in named]
+        changed = [i for i in items if getattr(old_docs.get(i.source.id), "digest", None) != digests[i.source.id]]
         report.unchanged = [i.source.id for i in items if i not in changed]
-        if not changed and not removed:
+        report.removed = [doc_id for doc_id in old_docs if prune and doc_id not in named]
+        if changed or report.removed:
+            build = _Build(store, settings, embedder or get_embedder(settings), report, progress)
+            build.run(previous, old_docs, changed, digests)
+        else:
             report.passages = sum(d.passages for d in old_docs.values())
-            report.seconds = time.perf_counter() - started
-            return report
-        _build(store, previous, old_docs, changed, removed, digests, report, settings,
-               embedder or get_embedder(settings), progress)
     report.seconds = time.perf_counter() - started
     return report
-
-
-def _build(store: Store, previous, old_docs: dict[str, IndexedDocument], changed: list[IngestItem],  # type: ignore[no-untyped-def]
-           removed: list[str], digests: dict[str, str], report: IngestReport, settings: Settings,
-           embedder: Embedder, progress: bool) -> None:
-    """Load and chunk what changed, reuse everything else, embed what is new, publish."""
-    old_chunks: dict[str, list[tuple[Chunk, np.ndarray]]] = {}
-    known_vectors: dict[str, np.ndarray] = {}
-    if previous is not None:
-        for chunk, vector in previous.iter_records(embeddings=True):
-            old_chunks.setdefault(chunk.doc_id, []).append((chunk, vector))
-            known_vectors[chunk.digest] = vector
-
-    documents: dict[str, IndexedDocument] = {d: old_docs[d] for d in old_docs if d not in removed}
-    new_chunks: dict[str, list[Chunk]] = {}
-    changed_ids = {i.source.id for i in changed}
-    seen_content = {d.content_digest: d.id for d in documents.values() if d.id not in changed_ids}
-    read_started = time.perf_counter()
-    bar = tqdm(changed, desc="Reading", unit="doc", disable=not progress, leave=False)
-    for item in bar:
-        bar.set_postfix_str(item.path.name[-40:])
-        try:
-            document = load_document(item.path, item.source)
-        except DocumentError as exc:
-            report.failed.append((str(item.path), exc.reason))
-            continue
-        content_key = hashlib.sha256(document.text.encode()).hexdigest()
-        if content_key in seen_content and seen_content[content_key] != document.id:
-            report.warnings.append(f"{item.path}: same text as {seen_content[content_key]}; indexed once")
-            continue
-        seen_content[content_key] = document.id
-        report.warnings.extend(f"{item.path}: {w}" for w in document.warnings)
-        chunks = chunk_document(document, embedder.count_tokens, settings)
-        new_chunks[document.id] = chunks
-        report.pages += len(document.pages)
-        (report.updated if item.source.id in old_docs else report.added).append(item.source.id)
-        documents[document.id] = IndexedDocument(
-            id=document.id, title=document.source.title, file=item.source.file, digest=digests[document.id],
-            passages=len(chunks), pages=len(document.pages), content_digest=content_key)
-    report.removed = removed
-    report.read_seconds = time.perf_counter() - read_started
-    if not new_chunks and not removed:
-        return  # every changed file failed: keep serving the previous generation as it is
-
-    final: list[Chunk] = []
-    vectors: dict[str, np.ndarray] = {}
-    for doc_id in documents:
-        if doc_id in new_chunks:
-            final.extend(new_chunks[doc_id])
-        else:
-            for chunk, vector in old_chunks.get(doc_id, []):
-                final.append(chunk)
-                vectors[chunk.id] = vector
-    final = link_near_duplicates(final)
-
-    to_embed = [c for c in final if c.id not in vectors and c.digest not in known_vectors]
-    for chunk in final:
-        if chunk.id not in vectors and chunk.digest in known_vectors:
-            vectors[chunk.id] = known_vectors[chunk.digest]
-            report.reused += 1
-    embed_started = time.perf_counter()
-    step = settings.embedding_batch_size * 4
-    with tqdm(total=len(to_embed), desc="Embedding", unit="passage", disable=not progress, leave=False) as bar:
-        for start in range(0, len(to_embed), step):
-            batch = to_embed[start:start + step]
-            for chunk, vector in zip(batch, embedder.embed_documents([c.embed_text for c in batch])):
-                vectors[chunk.id] = vector
-            bar.update(len(batch))
-    report.embed_seconds = time.perf_counter() - embed_started
-    report.embedded = len(to_embed)
-    report.passages = len(final)
-
-    write_started = time.perf_counter()
-    generation = store.create()
-    try:
-        generation.add(final, np.stack([vectors[c.id] for c in final]) if final else np.zeros((0, 1)))
-        store.publish(generation, {
-            "model": settings.embedding_model,
-            "index_key": store.key,
-            "documents": json.dumps([asdict(d) for d in documents.values()], ensure_ascii=False),
-        })
-    except BaseException:
-        store.discard(generation)
-        raise
-    report.generation = generation.name
-    store.clean()
-    report.write_seconds = time.perf_counter() - write_started
 
 
 def status(settings: Settings | None = None) -> IndexInfo:
@@ -306,3 +99,179 @@ def status(settings: Settings | None = None) -> IndexInfo:
     store = Store(settings)
     return store.open().info(store.key)
 
+
+# --- one build, with reading and writing beside the embedding ----------------------------
+
+def _in_background(work: Callable[[Callable[[Any], None]], None], size: int = 8) -> Iterator[Any]:
+    """Run ``work(put)`` in a thread and yield what it puts; its exceptions re-raise here."""
+    results: queue.Queue[Any] = queue.Queue(maxsize=size)
+    done = object()
+
+    def run() -> None:
+        try:
+            work(results.put)
+        except BaseException as exc:  # handed to the consumer, never lost in the thread
+            results.put(exc)
+        else:
+            results.put(done)
+
+    threading.Thread(target=run, daemon=True).start()
+    while (result := results.get()) is not done:
+        if isinstance(result, BaseException):
+            raise result
+        yield result
+
+
+class _Writer:
+    """Stores batches of passages in a thread while the model embeds the next ones."""
+
+    def __init__(self, generation: Generation) -> None:
+        self.generation = generation
+        self.seconds = 0.0
+        self._queue: queue.Queue[tuple[list[Chunk], np.ndarray] | None] = queue.Queue(maxsize=4)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def put(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
+        if self._error is not None:
+            raise self._error
+        if chunks:
+            self._queue.put((chunks, vectors))
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def _run(self) -> None:
+        while (batch := self._queue.get()) is not None:
+            if self._error is None:
+                started = time.perf_counter()
+                try:
+                    self.generation.add(*batch)
+                except BaseException as exc:
+                    self._error = exc
+                self.seconds += time.perf_counter() - started
+
+
+class _Build:
+    """Everything one ingest run changes: read what changed, embed what is new, publish."""
+
+    def __init__(self, store: Store, settings: Settings, embedder: Embedder, report: IngestReport,
+                 progress: bool) -> None:
+        self.store, self.settings, self.embedder, self.report = store, settings, embedder, report
+        self.progress = progress
+        self.known_vectors: dict[str, np.ndarray] = {}
+        self.pending: list[Chunk] = []
+        self.chunks: list[Chunk] = []
+
+    def run(self, previous: Generation | None, old_docs: dict[str, IndexedDocument],
+            changed: list[IngestItem], digests: dict[str, str]) -> None:
+        report = self.report
+        carried: dict[str, list[tuple[Chunk, np.ndarray]]] = {}
+        if previous is not None:
+            for chunk, vector in previous.iter_records(embeddings=True):
+                carried.setdefault(chunk.doc_id, []).append((chunk, vector))
+                self.known_vectors[chunk.digest] = vector  # type: ignore[assignment]
+        documents = {d: old_docs[d] for d in old_docs if d not in report.removed}
+        generation = self.store.create()
+        try:
+            self.writer = _Writer(generation)
+            self._read_and_embed(changed, documents, digests)
+            renewed = set(report.added + report.updated)
+            for doc_id in documents:  # unchanged, or changed but unreadable now: keep what was indexed
+                if doc_id not in renewed and carried.get(doc_id):
+                    kept = carried[doc_id]
+                    self.chunks.extend(c for c, _ in kept)
+                    self.writer.put([c for c, _ in kept], np.stack([v for _, v in kept]))
+            self.writer.close()
+            if not any(i.source.id in report.added + report.updated for i in changed) and not report.removed:
+                self.store.discard(generation)  # every changed file failed: the serving index stays as it is
+                return
+            self._link_duplicates(generation)
+            self.store.publish(generation, {
+                "model": self.settings.embedding_model,
+                "index_key": self.store.key,
+                "documents": json.dumps([asdict(d) for d in documents.values()], ensure_ascii=False),
+            })
+        except BaseException:
+            self.store.discard(generation)
+            raise
+        report.generation = generation.name
+        report.passages = len(self.chunks)
+        report.write_seconds = self.writer.seconds
+        self.store.clean()
+
+    def _read_and_embed(self, changed: list[IngestItem], documents: dict[str, IndexedDocument],
+                        digests: dict[str, str]) -> None:
+        report = self.report
+        changed_ids = {i.source.id for i in changed}
+        seen_content = {d.content_digest: d.id for d in documents.values() if d.id not in changed_ids}
+        count_tokens, settings = self.embedder.count_tokens, self.settings
+
+        def read(put: Callable[[Any], None]) -> None:
+            for item in changed:
+                started = time.perf_counter()
+                try:
+                    document = load_document(item.path, item.source)
+                    put((item, document, chunk_document(document, count_tokens, settings),
+                         time.perf_counter() - started))
+                except DocumentError as exc:
+                    put((item, exc, [], time.perf_counter() - started))
+
+        bar = tqdm(total=0, desc="Embedding", unit="passage", disable=not self.progress, leave=False)
+        reading = tqdm(total=len(changed), desc="Reading", unit="doc", disable=not self.progress, leave=False)
+        with bar, reading:
+            for item, document, chunks, seconds in _in_background(read):
+                reading.update(1)
+                report.read_seconds += seconds
+                if isinstance(document, DocumentError):
+                    report.failed.append((str(item.path), document.reason))
+                    continue
+                content_key = hashlib.sha256(document.text.encode()).hexdigest()
+                if seen_content.get(content_key, document.id) != document.id:
+                    report.warnings.append(f"{item.path}: same text as {seen_content[content_key]}; indexed once")
+                    continue
+                seen_content[content_key] = document.id
+                self._accept(item, document, chunks, digests[document.id], content_key, documents)
+                bar.total += sum(c.digest not in self.known_vectors for c in chunks)
+                bar.refresh()
+                self._embed(bar, at_least=settings.embedding_batch_size * 4)
+            self._embed(bar, at_least=1)
+
+    def _accept(self, item: IngestItem, document: Document, chunks: list[Chunk], digest: str, content_key: str,
+                documents: dict[str, IndexedDocument]) -> None:
+        report = self.report
+        report.warnings.extend(f"{item.path}: {w}" for w in document.warnings)
+        report.pages += len(document.pages)
+        (report.updated if document.id in documents else report.added).append(document.id)
+        documents[document.id] = IndexedDocument(
+            id=document.id, title=document.source.title, file=item.source.file, digest=digest,
+            passages=len(chunks), pages=len(document.pages), content_digest=content_key)
+        self.chunks.extend(chunks)
+        reused = [c for c in chunks if c.digest in self.known_vectors]
+        if reused:
+            self.writer.put(reused, np.stack([self.known_vectors[c.digest] for c in reused]))
+            report.reused += len(reused)
+        self.pending.extend(c for c in chunks if c.digest not in self.known_vectors)
+
+    def _embed(self, bar: tqdm, at_least: int) -> None:
+        """Embed pending passages in batches of the given size, handing each to the writer."""
+        step = self.settings.embedding_batch_size * 4
+        while len(self.pending) >= at_least and self.pending:
+            batch, self.pending = self.pending[:step], self.pending[step:]
+            started = time.perf_counter()
+            vectors = self.embedder.embed_documents([c.embed_text for c in batch])
+            self.report.embed_seconds += time.perf_counter() - started
+            self.report.embedded += len(batch)
+            self.writer.put(batch, vectors)
+            bar.update(len(batch))
+
+    def _link_duplicates(self, generation: Generation) -> None:
+        """Near-duplicates are known only once every passage is: fix up the few that have one."""
+        linked = link_near_duplicates(self.chunks)
+        changed = [new for old, new in zip(self.chunks, linked) if old.dup_group != new.dup_group]
+        generation.update_metadata(changed)
+        self.chunks = linked

@@ -217,7 +217,12 @@ class _HeadingHints:
             return key in self.joined
         if not re.match(r"[A-Z0-9]", line):
             return False
-        return any(m.start() in self.starts for m in re.finditer(re.escape(key), self.joined))
+        found = self.joined.find(key)
+        while found >= 0:
+            if found in self.starts:
+                return True
+            found = self.joined.find(key, found + 1)
+        return False
 
 
 def _hints(raw: RawPages, pages: list[list[str]]) -> _HeadingHints:

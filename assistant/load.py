@@ -80,6 +80,7 @@ def read_pdf(path: Path, data: bytes) -> RawPages:
                 raise DocumentError(
                     path, "is encrypted with a password; save an unprotected copy and ingest that"
                 ) from exc
+        outline = _outline_headings(reader)
         pages: list[str] = []
         sizes: list[list[tuple[str, float]]] = []
         for page in reader.pages:
@@ -91,9 +92,9 @@ def read_pdf(path: Path, data: bytes) -> RawPages:
                     scale = math.hypot(tm[2], tm[3]) * math.hypot(cm[2], cm[3])
                     fragments.append((text, round(size * (scale or 1.0), 1)))
 
-            pages.append(page.extract_text(visitor_text=visit) or "")
+            # Font sizes are only needed to find headings when the PDF has no bookmarks.
+            pages.append(page.extract_text(visitor_text=None if outline else visit) or "")
             sizes.append(fragments)
-        outline = _outline_headings(reader)
     except DocumentError:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:

@@ -26,7 +26,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -134,6 +133,16 @@ class Generation:
         by_id = {cid: chunk_from_record(cid, doc, meta)
                  for cid, doc, meta in zip(batch["ids"], batch["documents"], batch["metadatas"])}
         return [by_id[i] for i in ids if i in by_id]
+
+    def update_metadata(self, chunks: Sequence[Chunk]) -> None:
+        """Rewrite the stored metadata of passages already added (their text and vector stay)."""
+        try:
+            for start in range(0, len(chunks), _PAGE):
+                part = chunks[start:start + _PAGE]
+                self.collection.update(ids=[c.id for c in part], metadatas=[chunk_metadata(c) for c in part])
+        except Exception as exc:
+            raise IndexWriteError(f"Cannot write the new index at {self.location}: {exc}. Free disk space or "
+                                  "make the folder writable; the previous index is still serving.") from exc
 
     def add(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         """Write passages and their vectors; a failure (full disk) becomes ``IndexWriteError``."""
