@@ -1,0 +1,34 @@
+# Fresh machine: `make run` (set up, fetch the corpus, build the index, start the assistant); `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+# Offline source of the corpus; without it, `levelup fetch` downloads from the official addresses.
+MIRROR ?= ../shared/corpus
+
+.PHONY: setup corpus index run test bench
+
+$(BIN)/levelup: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# The CPU build of torch first: a bare `torch` requirement would pull a 5 GB CUDA build.
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+setup: $(BIN)/levelup
+
+corpus: setup
+	if [ -d "$(MIRROR)" ]; then $(BIN)/levelup fetch --mirror "$(MIRROR)"; else $(BIN)/levelup fetch; fi
+
+index: corpus
+	$(BIN)/levelup ingest
+
+run: index
+	$(BIN)/levelup status
+	$(BIN)/levelup search "How much is the UK Shared Prosperity Fund worth?" --k 3
+
+test: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+
+bench: index
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/ingest_speed.py --mirror "$(MIRROR)"
