@@ -19,9 +19,21 @@ from .errors import (
     StoreUnavailableError,
 )
 from .index import ingest, status
-from .models import Chunk, Document, Heading, Hit, IndexedDocument, IndexInfo, IngestReport, Page, Source
+from .models import (
+    Chunk,
+    Document,
+    Heading,
+    Hit,
+    IndexedDocument,
+    IndexInfo,
+    IngestReport,
+    Page,
+    Query,
+    SearchResult,
+    Source,
+)
 from .pipeline import Assistant
-from .retrieve import Query, SearchResult
+from .retrieve import Filters
 from .settings import Settings, get_settings
 from .sources import FetchReport, Manifest, fetch, load_manifest
 
@@ -33,6 +45,7 @@ __all__ = [
     "Document",
     "DocumentError",
     "FetchReport",
+    "Filters",
     "Heading",
     "Hit",
     "IndexBusyError",

@@ -126,6 +126,25 @@ def chunk_document(document: Document, count_tokens: TokenCounter, settings: Set
     return _make_chunks(document, [(g[0].start, g[-1].end) for g in groups], settings)
 
 
+#: Topic tags for filters ("what does the paper commit to on devolution?"): a passage has a topic when
+#: its text or section heading matches. Deliberately plain keyword rules, so a user can predict them.
+TOPIC_RULES: dict[str, re.Pattern[str]] = {
+    "missions": re.compile(r"\bmissions?\b|\bby 2030\b", re.I),
+    "funds": re.compile(r"\bfund(?:s|ing|ed)?\b|£\s?\d", re.I),
+    "devolution": re.compile(r"devolution|devolved|\bmayors?\b|mayoral|combined (?:county )?authorit|"
+                             r"county deals?|trailblazer", re.I),
+    "skills": re.compile(r"\bskills?\b|apprentice|further education|\btraining\b", re.I),
+    "transport": re.compile(r"transport|\bbus(?:es)?\b|\brail\b|mobility|\btravel\b", re.I),
+    "housing": re.compile(r"\bhous(?:e|es|ing)\b|\bhomes?\b|renters?\b", re.I),
+    "health": re.compile(r"\bhealth|\bNHS\b|life expectancy|well-?being", re.I),
+    "innovation": re.compile(r"\bR&D\b|research and development|innovation", re.I),
+}
+
+
+def topics_of(text: str) -> tuple[str, ...]:
+    return tuple(name for name, rule in TOPIC_RULES.items() if rule.search(text))
+
+
 def _make_chunks(document: Document, spans: Iterable[tuple[int, int]], settings: Settings) -> list[Chunk]:
     chunks: list[Chunk] = []
     seen: dict[str, int] = {}
@@ -141,13 +160,14 @@ def _make_chunks(document: Document, spans: Iterable[tuple[int, int]], settings:
         digest = hashlib.sha256(f"{chunk.embed_text}\x00{settings.index_key()}".encode()).hexdigest()
         seen[digest] = seen.get(digest, 0) + 1
         suffix = f"-{seen[digest]}" if seen[digest] > 1 else ""
-        chunks.append(replace(chunk, id=f"{document.id}:{digest[:16]}{suffix}", digest=digest))
+        chunks.append(replace(chunk, id=f"{document.id}:{digest[:16]}{suffix}", digest=digest,
+                              topics=topics_of(chunk.embed_text)))
     return chunks
 
 
 # --- near-duplicates ---------------------------------------------------------------------
 
-def _shingles(text: str) -> set[str]:
+def shingles(text: str) -> set[str]:
     """Word 3-grams of a canonical form that forgives dropped ligatures ("fnance" = "finance")."""
     canonical = unicodedata.normalize("NFKC", text).lower()
     canonical = re.sub(r"ffi|ffl|ff|fi|fl", "f", canonical)
@@ -164,9 +184,9 @@ def link_near_duplicates(chunks: Sequence[Chunk], threshold: float = 0.5) -> lis
     other. Groups are closed under linking; the group id is the smallest member id, so it is
     stable across runs. Returns the chunks with ``dup_group`` set (None when unique).
     """
-    shingles = [_shingles(c.text) for c in chunks]
+    triples = [shingles(c.text) for c in chunks]
     postings: dict[str, list[int]] = defaultdict(list)
-    for index, grams in enumerate(shingles):
+    for index, grams in enumerate(triples):
         for gram in grams:
             postings[gram].append(index)
     parent = list(range(len(chunks)))
@@ -177,7 +197,7 @@ def link_near_duplicates(chunks: Sequence[Chunk], threshold: float = 0.5) -> lis
             i = parent[i]
         return i
 
-    for index, grams in enumerate(shingles):
+    for index, grams in enumerate(triples):
         overlap: dict[int, int] = defaultdict(int)
         for gram in grams:
             postings_list = postings[gram]
@@ -187,7 +207,7 @@ def link_near_duplicates(chunks: Sequence[Chunk], threshold: float = 0.5) -> lis
                 if other > index and chunks[other].doc_id != chunks[index].doc_id:
                     overlap[other] += 1
         for other, shared in overlap.items():
-            smaller = min(len(grams), len(shingles[other]))
+            smaller = min(len(grams), len(triples[other]))
             if shared >= 8 and shared >= threshold * smaller:
                 parent[root(other)] = root(index)
 

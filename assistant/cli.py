@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -152,32 +153,67 @@ def status() -> None:
 
 # --- search ------------------------------------------------------------------------------
 
+def _parse_pages(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", value)
+    if not match:
+        raise click.BadParameter("use a page or a range, e.g. 12 or 10-20")
+    first, last = int(match.group(1)), int(match.group(2) or match.group(1))
+    if last < first:
+        raise click.BadParameter(f"the range {value} ends before it starts")
+    return first, last
+
+
+def filter_options(command):  # type: ignore[no-untyped-def]
+    """--doc/--section/--pages/--topic, shared by the commands that search."""
+    from .retrieve import TOPICS
+
+    for option in reversed([
+        click.option("--doc", "documents", multiple=True, metavar="ID", help="Only this document (repeatable)."),
+        click.option("--section", help="Only passages whose section path contains this text."),
+        click.option("--pages", callback=_parse_pages, help="Only passages on these pages, e.g. 10-20."),
+        click.option("--topic", "topics", multiple=True, type=click.Choice(TOPICS), help="Only this topic."),
+    ]):
+        command = option(command)
+    return command
+
+
+def _filters(documents: tuple[str, ...], section: str | None, pages: tuple[int, int] | None,
+             topics: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    from .retrieve import Filters
+
+    return Filters(documents=documents, section=section, pages=pages, topics=topics)
+
+
 @cli.command()
 @click.argument("question", required=False)
 @click.option("--k", "k", type=click.IntRange(1, 100), default=None, help="How many passages (default 10).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @click.option("--batch", type=click.File("r", encoding="utf-8"),
               help="A .jsonl file of {\"id\", \"question\"} lines; prints one JSON line per question.")
-def search(question: str | None, k: int | None, as_json: bool, batch) -> None:  # type: ignore[no-untyped-def]
+@filter_options
+def search(question: str | None, k: int | None, as_json: bool, batch, documents, section, pages, topics) -> None:  # type: ignore[no-untyped-def]
     """Find the passages that best match QUESTION.
 
     \b
         levelup search "Which places get Innovation Accelerators?"
+        levelup search "skills" --doc dfe-skills-for-jobs-white-paper-2021 --pages 10-20
         levelup search --batch ../shared/eval/dev.jsonl --k 10 --json
     """
     from .pipeline import Assistant
 
     if (question is None) == (batch is None):
         raise click.UsageError("Give a QUESTION or --batch FILE (not both).")
+    filters = _filters(documents, section, pages, topics)
     with _friendly_errors():
         assistant = Assistant(get_settings())
         if batch is not None:
-            _search_batch(assistant, batch, k)
+            _search_batch(assistant, batch, k, filters)
             return
-        result = assistant.search(question, k)
+        result = assistant.search(question, k, filters=filters)
     if as_json:
-        click.echo(json.dumps({"question": result.query.text, "notes": list(result.notes),
-                               "results": [h.to_dict() for h in result.hits]}, ensure_ascii=False))
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
         return
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
@@ -187,7 +223,7 @@ def search(question: str | None, k: int | None, as_json: bool, batch) -> None:  
         click.echo(render_hit(hit))
 
 
-def _search_batch(assistant, lines, k: int | None) -> None:  # type: ignore[no-untyped-def]
+def _search_batch(assistant, lines, k: int | None, filters) -> None:  # type: ignore[no-untyped-def]
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -197,13 +233,54 @@ def _search_batch(assistant, lines, k: int | None) -> None:  # type: ignore[no-u
         except (ValueError, KeyError, TypeError) as exc:
             raise click.ClickException(f"line {number} of the batch file is not {{\"id\", \"question\"}} JSON: {exc}")
         try:
-            result = assistant.search(question, k)
+            result = assistant.search(question, k, filters=filters)
             out = {"id": qid, "results": [h.to_dict() for h in result.hits]}
             if result.notes:
                 out["notes"] = list(result.notes)
         except AssistantError as exc:
             out = {"id": qid, "error": str(exc), "results": []}
         click.echo(json.dumps(out, ensure_ascii=False))
+
+
+# --- eval --------------------------------------------------------------------------------
+
+@cli.command(name="eval")
+@click.argument("questions", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--k", "k", type=click.IntRange(1, 10), default=5, show_default=True,
+              help="The cut-off for listing missed questions and per-category recall.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.option("--compare", is_flag=True, help="Run every retrieval mode side by side.")
+def evaluate(questions: Path, k: int, as_json: bool, compare: bool) -> None:
+    """Measure retrieval on a question set (the format of ../shared/eval/dev.jsonl).
+
+    Prints recall@1/3/5/10, MRR@10 and nDCG@10, overall and per category, the questions
+    missed at K with what came back instead, and warm latency (p50/p95).
+
+    \b
+        levelup eval ../shared/eval/dev.jsonl
+        levelup eval ../shared/eval/dev.jsonl --compare
+    """
+    from .evaluate import read_questions, render, run
+    from .pipeline import Assistant
+    from .retrieve import DEFAULT_MODE, MODES
+
+    with _friendly_errors():
+        items = read_questions(questions)
+        assistant = Assistant(get_settings())
+        assistant.search("warm up the model and the index")
+        modes = [DEFAULT_MODE, *[m for m in MODES if m != DEFAULT_MODE]] if compare else [DEFAULT_MODE]
+        runs = []
+        for mode in modes:
+            def search_one(question: str, mode: str = mode):  # type: ignore[no-untyped-def]
+                try:
+                    return assistant.search(question, 10, mode=mode).hits
+                except AssistantError:
+                    return ()
+            runs.append(run(items, search_one, mode))
+    if as_json:
+        click.echo(json.dumps([r.to_dict(k) for r in runs], ensure_ascii=False, indent=2))
+    else:
+        click.echo(render(runs, k))
 
 
 def render_hit(hit: Hit) -> str:

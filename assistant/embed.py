@@ -35,6 +35,9 @@ class Embedder(Protocol):
 
     def count_tokens(self, text: str) -> int: ...
 
+    @property
+    def dictionary(self) -> frozenset[str]: ...
+
 
 def resolve_model_path(name: str) -> str:
     """Where to load ``name`` from: a local folder when one is known, else the name itself.
@@ -100,6 +103,16 @@ class SentenceTransformerEmbedder:
 
     def count_tokens(self, text: str) -> int:
         return self._tokenizer(text)
+
+    @cached_property
+    def dictionary(self) -> frozenset[str]:
+        """Whole words the model's tokenizer knows: a general English word list for typo checks."""
+        vocab_file = Path(self._path) / "vocab.txt"
+        if vocab_file.is_file():
+            words = vocab_file.read_text(encoding="utf-8").split()
+        else:
+            words = list(self.model.tokenizer.get_vocab())
+        return frozenset(w for w in words if w.isalpha() and w.islower())
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:

@@ -33,8 +33,9 @@ from tqdm import tqdm
 
 from .chunk import chunk_document, link_near_duplicates
 from .embed import Embedder, get_embedder
-from .errors import DocumentError
+from .errors import DocumentError, IndexWriteError
 from .inputs import IngestItem, manifest_items, path_items
+from .lexical import LexicalIndex
 from .load import load_document
 from .models import Chunk, Document, IndexedDocument, IndexInfo, IngestReport
 from .settings import PARSER_VERSION, Settings, get_settings
@@ -191,6 +192,12 @@ class _Build:
                 self.store.discard(generation)  # every changed file failed: the serving index stays as it is
                 return
             self._link_duplicates(generation)
+            lexical = LexicalIndex.build((c.id, c.embed_text) for c in self.chunks)
+            try:
+                lexical.save(self.store.lexical_path(generation.name))
+            except OSError as exc:
+                raise IndexWriteError(f"Cannot write the word index for {generation.location}: "
+                                      f"{exc.strerror or exc}. Free disk space or make the folder writable.") from exc
             self.store.publish(generation, {
                 "model": self.settings.embedding_model,
                 "index_key": self.store.key,

@@ -111,6 +111,7 @@ class Chunk:
     start: int
     end: int
     dup_group: str | None = None  # chunks of other documents saying the same thing share this id
+    topics: tuple[str, ...] = ()  # "missions", "funds", "devolution", ... for topic filters (see chunk.TOPIC_RULES)
 
     @property
     def section(self) -> str:
@@ -158,9 +159,40 @@ class Hit:
             "section": c.section,
             "url": c.link,
             "text": c.text,
+            "topics": list(c.topics),
             "score": round(self.score, 6),
             "reasons": list(self.reasons),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A question made safe to search, and what was done to it (shown to the user as notes)."""
+
+    text: str  # the question as the user meant it (validated, maybe rewritten from a follow-up)
+    notes: tuple[str, ...] = ()
+    search_text: str = ""  # what is embedded and matched: ``text`` with corrections and unknown abbreviations spelt out
+    related: tuple[str, ...] = ()  # words the glossary adds to the word search only (at a lower weight)
+
+    @property
+    def searched(self) -> str:
+        return self.search_text or self.text
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    """What a search returns: the passages, and how the question was read."""
+
+    query: Query
+    hits: tuple[Hit, ...]
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        return self.query.notes
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"question": self.query.text, "searched": self.query.searched, "notes": list(self.notes),
+                "results": [h.to_dict() for h in self.hits]}
 
 
 @dataclass(frozen=True, slots=True)

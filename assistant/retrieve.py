@@ -1,79 +1,216 @@
 """Search: a question in, ranked passages (``Hit``) out.
 
-Plain dense retrieval over the serving Chroma generation, with near-duplicate collapsing
-(the two renderings of the executive summary must not fill the results with the same
-sentence twice). Queries are checked and tidied first: empty or punctuation-only questions
-are refused with a message, control characters dropped, over-long ones cut with a note.
+Stages, each switchable in ``RetrievalConfig`` so ``levelup eval --compare`` can weigh it:
+
+1. query understanding (``query.py``): abbreviations, typos; follow-ups are resolved earlier;
+2. dense candidates from Chroma and lexical (BM25) candidates from ``lexical.py``, both
+   honouring the filters (document, section, page range, topic);
+3. reciprocal-rank fusion, plus a boost for passages of a document the question names;
+4. near-duplicates collapsed, so the top results are different pieces of evidence.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from .embed import Embedder
 from .errors import QueryError
-from .models import Hit
-from .settings import Settings
+from .chunk import shingles, split_sentences
+from .lexical import LexicalIndex, tokenize
+from .models import Chunk, Hit, Query, Source
+from .query import DocumentNames, expand
 from .store import Generation
 
-
-@dataclass(frozen=True, slots=True)
-class Query:
-    """A question made safe to search, and what was done to it."""
-
-    text: str
-    notes: tuple[str, ...] = ()
+TOPICS = ("missions", "funds", "devolution", "skills", "transport", "housing", "health", "innovation")
 
 
 @dataclass(frozen=True, slots=True)
-class SearchResult:
-    query: Query
-    hits: tuple[Hit, ...]
-    notes: tuple[str, ...] = field(default=())
+class Filters:
+    """Restrict a search to some documents, a section, a page range or a topic."""
+
+    documents: tuple[str, ...] = ()
+    section: str | None = None  # case-insensitive substring of the heading path
+    pages: tuple[int, int] | None = None  # inclusive; passages overlapping the range
+    topics: tuple[str, ...] = ()
+
+    @property
+    def active(self) -> bool:
+        return bool(self.documents or self.section or self.pages or self.topics)
+
+    def where(self) -> dict[str, object] | None:
+        """The part Chroma can apply itself."""
+        clauses: list[dict[str, object]] = []
+        if self.documents:
+            clauses.append({"doc_id": {"$in": list(self.documents)}})
+        if self.pages:
+            clauses += [{"page_start": {"$lte": self.pages[1]}}, {"page_end": {"$gte": self.pages[0]}}]
+        if self.topics:
+            clauses += [{"topics": {"$contains": t}} for t in self.topics]
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def accepts(self, chunk: Chunk) -> bool:
+        if self.documents and chunk.doc_id not in self.documents:
+            return False
+        if self.section and self.section.lower() not in chunk.section.lower():
+            return False
+        if self.pages and not (chunk.page_start is not None and chunk.page_end is not None
+                               and chunk.page_start <= self.pages[1] and chunk.page_end >= self.pages[0]):
+            return False
+        return all(t in chunk.topics for t in self.topics)
 
 
-def prepare_query(text: object, settings: Settings) -> Query:
-    """Validate and tidy a user's question; raises ``QueryError`` with a message to show."""
-    if not isinstance(text, str):
-        raise QueryError(f"The question must be text, not {type(text).__name__}.")
-    notes: list[str] = []
-    cleaned = "".join(ch if ch in "\n\t" or unicodedata.category(ch)[0] != "C" else " " for ch in text)
-    if cleaned != text:
-        notes.append("Control characters were removed from the question.")
-    cleaned = re.sub(r"\s+", " ", cleaned).strip()
-    if not cleaned:
-        raise QueryError("The question is empty. Type a question, for example: "
-                         "\"How much is the UK Shared Prosperity Fund worth?\"")
-    if not re.search(r"[^\W_]", cleaned):
-        raise QueryError("The question has no words in it, only punctuation or symbols. "
-                         "Type a question in words.")
-    limit = settings.max_query_chars
-    if len(cleaned) > limit:
-        cut = cleaned[:limit].rsplit(" ", 1)[0] or cleaned[:limit]
-        notes.append(f"The question was {len(cleaned):,} characters long; only the first {len(cut):,} were searched.")
-        cleaned = cut
-    return Query(cleaned, tuple(notes))
+@dataclass(frozen=True, slots=True)
+class RetrievalConfig:
+    """Which stages run, and their weights; ``MODES`` names the variants compared in eval."""
+
+    dense: bool = True
+    lexical: bool = True
+    expand: bool = True
+    route_documents: bool = True
+    collapse: bool = True
+    fusion: str = "weighted"  # "weighted": alpha*cosine + (1-alpha)*BM25/max; "rrf": reciprocal ranks
+    alpha: float = 0.7  # weight of meaning against words (tuned on the dev set: 0.5-0.8 tried)
+    rrf_k: int = 60
+    route_bonus: float = 0.1  # added to the fused score of passages from a document the question names
+    candidates: int = 100  # passages taken from each of dense and lexical before fusing
 
 
-def collapse_duplicates(hits: list[Hit]) -> list[Hit]:
-    """Keep the best-ranked passage of each near-duplicate group; renumber ranks."""
-    seen: set[str] = set()
+MODES: dict[str, RetrievalConfig] = {
+    "dense": RetrievalConfig(lexical=False, expand=False, route_documents=False),
+    "lexical": RetrievalConfig(dense=False, expand=False, route_documents=False),
+    "hybrid-rrf": RetrievalConfig(fusion="rrf", expand=False, route_documents=False),
+    "hybrid": RetrievalConfig(expand=False, route_documents=False),
+    "hybrid+expand": RetrievalConfig(route_documents=False),
+    "hybrid+expand+route": RetrievalConfig(),
+    "hybrid+expand+route (no collapse)": RetrievalConfig(collapse=False),
+}
+DEFAULT_MODE = "hybrid+expand+route"
+
+
+@dataclass
+class SearchIndex:
+    """A published generation, with what search needs of it held in memory."""
+
+    generation: Generation
+    chunks: dict[str, Chunk]
+    lexical: LexicalIndex
+    names: DocumentNames
+    vocabulary: frozenset[str] = field(default_factory=frozenset)
+
+    @classmethod
+    def open(cls, generation: Generation, lexical_path: Path) -> SearchIndex:
+        chunks = {chunk.id: chunk for chunk, _ in generation.iter_records()}
+        if lexical_path.is_file():
+            lexical = LexicalIndex.load(lexical_path)
+        else:  # built elsewhere (a shared Chroma server): rebuild from the passages and keep it
+            lexical = LexicalIndex.build((c.id, c.embed_text) for c in chunks.values())
+            lexical_path.parent.mkdir(parents=True, exist_ok=True)
+            lexical.save(lexical_path)
+        sources: dict[str, Source] = {c.doc_id: c.source for c in chunks.values()}
+        words = {w for c in chunks.values() for w in re.findall(r"[a-z0-9&]+", c.text.lower())}
+        return cls(generation, chunks, lexical, DocumentNames(sources.values()), frozenset(words))
+
+    def documents(self) -> dict[str, Source]:
+        return {c.doc_id: c.source for c in self.chunks.values()}
+
+
+def search(index: SearchIndex, embedder: Embedder, query: Query, k: int, filters: Filters = Filters(),
+           config: RetrievalConfig = RetrievalConfig()) -> tuple[Query, list[Hit]]:
+    """The ``k`` best passages for ``query``; returns the query as searched (with its notes) too."""
+    unknown = [d for d in filters.documents if d not in index.documents()]
+    if unknown:
+        known = ", ".join(sorted(index.documents()))
+        raise QueryError(f"No indexed document has the id {', '.join(unknown)}. Indexed: {known}.")
+    if filters.topics and not set(filters.topics) <= set(TOPICS):
+        raise QueryError(f"Unknown topic {', '.join(sorted(set(filters.topics) - set(TOPICS)))}; "
+                         f"choose from {', '.join(TOPICS)}.")
+    if config.expand:
+        query = expand(query, index.vocabulary, getattr(embedder, "dictionary", ()))
+    pool = config.candidates
+    dense: dict[str, float] = {}
+    lexical: dict[str, float] = {}
+    if config.dense:
+        vector = embedder.embed_query(query.searched)
+        found_ids = index.generation.nearest(vector, pool * (4 if filters.section else 1), filters.where())
+        dense = {i: score for i, score in found_ids if i in index.chunks and filters.accepts(index.chunks[i])}
+    if config.lexical:
+        tokens = tokenize(query.searched)
+        extra = [t for t in tokenize("; ".join(query.related)) if t not in tokens]
+        found_words = index.lexical.top(tokens + extra, pool * 4 if filters.active else pool,
+                                        [1.0] * len(tokens) + [0.5] * len(extra))
+        lexical = {i: score for i, score in found_words if i in index.chunks and filters.accepts(index.chunks[i])}
+    dense_rank = {c: r for r, c in enumerate(sorted(dense, key=lambda c: -dense[c])[:pool], 1)}
+    lexical_rank = {c: r for r, c in enumerate(sorted(lexical, key=lambda c: -lexical[c])[:pool], 1)}
+    scores = _fuse(dense, lexical, dense_rank, lexical_rank, config)
+
+    named = index.names.named_in(query.text) if config.route_documents else set()
+    bonus = config.route_bonus if config.fusion == "weighted" else config.route_bonus / (config.rrf_k + 1) * 10
+    for chunk_id in scores:
+        if index.chunks[chunk_id].doc_id in named:
+            scores[chunk_id] += bonus
+
+    hits = []
+    for chunk_id in sorted(scores, key=lambda i: -scores[i])[: max(20, k * 3)]:
+        chunk = index.chunks[chunk_id]
+        reasons = [f"meaning #{dense_rank[chunk_id]}"] if chunk_id in dense_rank else []
+        reasons += [f"words #{lexical_rank[chunk_id]}"] if chunk_id in lexical_rank else []
+        reasons += ["from the document the question names"] if chunk.doc_id in named else []
+        hits.append(Hit(chunk, scores[chunk_id], len(hits) + 1, dense_rank.get(chunk_id),
+                        lexical_rank.get(chunk_id), tuple(reasons)))
+    if config.collapse:
+        hits = collapse_duplicates(hits)
+    return query, hits[:k]
+
+
+def _fuse(dense: dict[str, float], lexical: dict[str, float], dense_rank: dict[str, int],
+          lexical_rank: dict[str, int], config: RetrievalConfig) -> dict[str, float]:
+    """One score per candidate from the two rankings.
+
+    Weighted: cosine similarity and BM25 scaled by the query's best BM25 score, mixed by
+    ``alpha``; a passage only one side found gets that side's lowest score from the other
+    (a bound, not a zero, so one strong signal is not wiped out). RRF: 1/(k + rank) summed.
+    """
+    candidates = set(dense_rank) | set(lexical_rank)
+    if config.fusion == "rrf":
+        return {c: (1 / (config.rrf_k + dense_rank[c]) if c in dense_rank else 0.0)
+                + (1 / (config.rrf_k + lexical_rank[c]) if c in lexical_rank else 0.0) for c in candidates}
+    if not dense:
+        top = max(lexical.values(), default=1.0) or 1.0
+        return {c: lexical[c] / top for c in candidates}
+    if not lexical:
+        return {c: dense[c] for c in candidates}
+    floor = min(dense[c] for c in dense_rank)
+    top = max(lexical.values()) or 1.0
+    alpha = config.alpha
+    return {c: alpha * dense.get(c, floor) + (1 - alpha) * lexical.get(c, 0.0) / top for c in candidates}
+
+
+def collapse_duplicates(hits: Sequence[Hit], threshold: float = 0.85) -> list[Hit]:
+    """Drop a passage that adds no evidence beyond better-ranked near-duplicates; renumber ranks.
+
+    Passages linked at ingest (``dup_group``: the same text in two renderings) are compared
+    sentence by sentence: a passage goes only when ``threshold`` of its sentences (by length)
+    are already shown above. One that also carries something new (the renderings cut their
+    passages at different places) stays, so no evidence is hidden.
+    """
+    shown: dict[str, set[str]] = {}  # dup group -> word triples already shown
     kept: list[Hit] = []
     for hit in hits:
         group = hit.chunk.dup_group
-        if group is not None:
-            if group in seen:
-                continue
-            seen.add(group)
+        if group is None:
+            kept.append(hit)
+            continue
+        seen = shown.setdefault(group, set())
+        sentences = [shingles(hit.chunk.text[s:e]) for s, e in split_sentences(hit.chunk.text)]
+        total = sum(len(s) for s in sentences) or 1
+        covered = sum(len(s) for s in sentences if s and len(s & seen) >= 0.8 * len(s))
+        if seen and covered / total >= threshold:
+            continue
+        seen.update(*sentences)
         kept.append(hit)
-    return [Hit(h.chunk, h.score, i + 1, h.dense_rank, h.lexical_rank, h.reasons) for i, h in enumerate(kept)]
-
-
-def dense_search(generation: Generation, embedder: Embedder, query: Query, k: int) -> list[Hit]:
-    """The ``k`` passages closest in meaning to the query, near-duplicates collapsed."""
-    vector = embedder.embed_query(query.text)
-    pairs = generation.query(vector, k * 3)  # room for collapsed duplicates
-    hits = [Hit(chunk, score, rank + 1, dense_rank=rank + 1) for rank, (chunk, score) in enumerate(pairs)]
-    return collapse_duplicates(hits)[:k]
+    return [replace(h, rank=i + 1) for i, h in enumerate(kept)]

@@ -26,6 +26,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -61,6 +62,7 @@ def chunk_metadata(chunk: Chunk) -> dict[str, Any]:
         "page_end": chunk.page_end if chunk.page_end is not None else -1,
         "page_label": chunk.page_label or "",
         "dup_group": chunk.dup_group or "",
+        "topics": list(chunk.topics) or ["none"],  # Chroma refuses empty lists
     }
     for name in _SOURCE_FIELDS:
         value = getattr(chunk.source, name)
@@ -79,6 +81,7 @@ def chunk_from_record(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
         page_start=None if page_start < 0 else page_start, page_end=None if page_end < 0 else page_end,
         page_label=meta.get("page_label") or None, start=meta["start"], end=meta["end"],
         dup_group=meta.get("dup_group") or None,
+        topics=tuple(t for t in meta.get("topics") or () if t != "none"),
     )
 
 
@@ -125,6 +128,15 @@ class Generation:
                                        include=["documents", "metadatas", "distances"])
         return [(chunk_from_record(cid, doc, meta), 1.0 - float(dist)) for cid, doc, meta, dist in zip(
             result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0])]
+
+    def nearest(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
+        """Ids and cosine similarities of the ``k`` passages nearest ``vector`` (no text: callers hold it)."""
+        k = min(k, self.count())
+        if k <= 0:
+            return []
+        result = self.collection.query(query_embeddings=[vector.tolist()], n_results=k, where=where or None,
+                                       include=["distances"])
+        return [(cid, 1.0 - float(dist)) for cid, dist in zip(result["ids"][0], result["distances"][0])]
 
     def get(self, ids: Sequence[str]) -> list[Chunk]:
         if not ids:
@@ -206,6 +218,12 @@ class Store:
 
     def _collection_name(self, generation: str) -> str:
         return f"{self.settings.collection_prefix}-{self.key}-{generation}"
+
+    def lexical_path(self, generation: str) -> Path:
+        """The BM25 index of a generation: inside its folder, or (server mode) a local cache file."""
+        if self.remote:
+            return self.home / f"lexical-{generation}.json.gz"
+        return self.home / generation / "lexical.json.gz"
 
     @property
     def _pointer_name(self) -> str:
@@ -367,6 +385,7 @@ class Store:
                 self._server_client().delete_collection(self._collection_name(name))
             except Exception:
                 pass  # already gone
+            self.lexical_path(name).unlink(missing_ok=True)
             return
         self._release_embedded(name)
         shutil.rmtree(self.home / name, ignore_errors=True)

@@ -636,7 +636,7 @@ SENTENCE = "How much is the Towns Prosperity Programme worth? "
 ])
 def test_an_odd_question_is_searched_as_plain_text(assistant: Assistant, question: str, searched: str | None,
                                                    note: str | None) -> None:
-    before = assistant.generation().count()
+    before = assistant.index().generation.count()
 
     result = assistant.search(question)
 
@@ -650,7 +650,7 @@ def test_an_odd_question_is_searched_as_plain_text(assistant: Assistant, questio
         assert len(result.notes) == 1 and result.notes[0].startswith(note)
     assert all(h.chunk.doc_id == "towns-paper" for h in result.hits)
     json.dumps([h.to_dict() for h in result.hits])  # what the CLI and API print
-    assert assistant.generation().count() == before  # nothing written, nothing dropped
+    assert assistant.index().generation.count() == before  # nothing written, nothing dropped
 
 
 def test_sql_looking_text_leaves_the_index_intact(assistant: Assistant) -> None:

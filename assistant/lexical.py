@@ -1,0 +1,141 @@
+"""A BM25 index over the same passages as the vectors, built at ingest and stored beside them.
+
+Dense retrieval misses exact tokens people type: amounts ("£2.6bn"), names ("van Rooyen"),
+abbreviations. BM25 catches those. Tokens are folded so the two renderings of a text match
+each other and the query: lower case, a light suffix stemmer, and dropped ligatures made
+harmless ("fnance" in a PDF extraction and "finance" in a question both become "fnance").
+
+The index is a small JSON file per index generation (``lexical.json.gz``), written when the
+generation is published, so it is always in step with the vectors.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+STOPWORDS = frozenset("""
+a about above after again against all am an and any are as at be because been before being below between both
+but by can could did do does doing down during each few for from further had has have having he her here hers
+him his how i if in into is it its itself just me more most my no nor not now of off on once only or other our
+ours out over own same she should so some such than that the their theirs them then there these they this those
+through to too under until up very was we were what when where which while who whom why will with would you your
+yours s t don isn aren wasn weren hasn haven doesn didn whats thats etc also any anything there's we're i'm
+""".split())
+
+_TOKEN = re.compile(r"[a-z0-9£$%&]+(?:[.,][0-9]+)*")
+
+
+def fold(word: str) -> str:
+    """Collapse what PDF text extraction loses (ligatures) and a light English stem."""
+    word = re.sub(r"ffi|ffl|ff|fi|fl", "f", word)
+    if word.isdigit() or len(word) <= 3:
+        return word
+    for suffix, replacement in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
+            word = word[: -len(suffix)] + replacement
+            break
+    # "replace", "replaced", "replacing" -> "replac"
+    return word[:-1] if word.endswith("e") and len(word) > 4 else word
+
+
+def tokenize(text: str, bigrams: bool = True) -> list[str]:
+    """Index/query tokens: folded words and numbers, stopwords dropped, "£2.6bn" kept whole and split,
+    and pairs of adjacent words."""
+    text = unicodedata.normalize("NFKC", text).lower().replace("\u00ad", "")
+    tokens: list[str] = []
+    previous = ""
+    for raw in _TOKEN.findall(text):
+        raw = raw.strip(".,")
+        if not raw or raw in STOPWORDS:
+            previous = ""
+            continue
+        word = fold(raw)
+        tokens.append(word)
+        if previous and bigrams:  # word pairs reward phrases: "regulatory review", "police officers"
+            tokens.append(f"{previous}_{word}")
+        previous = word
+        parts = re.findall(r"[0-9]+(?:\.[0-9]+)?|[a-z]+", raw)  # "£2.6bn" also as "2.6" and "bn"
+        if len(parts) > 1:
+            tokens.extend(fold(p) for p in parts if p not in STOPWORDS)
+    return tokens
+
+
+@dataclass
+class LexicalIndex:
+    """BM25 (k1, b) over passages; ``ids[i]`` is the chunk id of row ``i``."""
+
+    ids: list[str]
+    postings: dict[str, list[tuple[int, int]]]  # token -> [(row, term frequency)]
+    lengths: np.ndarray
+    k1: float = 1.2
+    b: float = 0.75
+
+    @classmethod
+    def build(cls, passages: Iterable[tuple[str, str]]) -> LexicalIndex:
+        """From (chunk id, text to index) pairs."""
+        ids: list[str] = []
+        postings: dict[str, list[tuple[int, int]]] = {}
+        lengths: list[int] = []
+        for row, (chunk_id, text) in enumerate(passages):
+            counts = Counter(tokenize(text))
+            ids.append(chunk_id)
+            lengths.append(sum(counts.values()))
+            for token, tf in counts.items():
+                postings.setdefault(token, []).append((row, tf))
+        return cls(ids, postings, np.asarray(lengths, dtype=np.float32))
+
+    @property
+    def vocabulary(self) -> set[str]:
+        return set(self.postings)
+
+    def scores(self, tokens: Sequence[str], weights: Sequence[float] | None = None) -> np.ndarray:
+        """BM25 score of every passage for the (weighted) query tokens."""
+        n = len(self.ids)
+        result = np.zeros(n, dtype=np.float32)
+        if not n:
+            return result
+        average = float(self.lengths.mean()) or 1.0
+        norm = self.k1 * (1 - self.b + self.b * self.lengths / average)
+        for token, weight in zip(tokens, weights or [1.0] * len(tokens)):
+            posting = self.postings.get(token)
+            if not posting:
+                continue
+            rows = np.fromiter((r for r, _ in posting), dtype=np.int64, count=len(posting))
+            tf = np.fromiter((f for _, f in posting), dtype=np.float32, count=len(posting))
+            idf = math.log(1 + (n - len(posting) + 0.5) / (len(posting) + 0.5))
+            result[rows] += weight * idf * tf * (self.k1 + 1) / (tf + norm[rows])
+        return result
+
+    def top(self, tokens: Sequence[str], k: int, weights: Sequence[float] | None = None) -> list[tuple[str, float]]:
+        scores = self.scores(tokens, weights)
+        if not len(scores):
+            return []
+        order = np.argsort(-scores)[:k]
+        return [(self.ids[i], float(scores[i])) for i in order if scores[i] > 0]
+
+    # -- persistence --
+    def save(self, path: Path) -> None:
+        payload = {"ids": self.ids, "lengths": self.lengths.tolist(), "k1": self.k1, "b": self.b,
+                   "postings": {t: [r * 1000 + min(f, 999) for r, f in p] for t, p in self.postings.items()}}
+        tmp = path.with_suffix(".tmp")
+        with gzip.open(tmp, "wt", encoding="utf-8") as handle:
+            json.dump(payload, handle, separators=(",", ":"))
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> LexicalIndex:
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            payload = json.load(handle)
+        postings = {t: [(v // 1000, v % 1000) for v in p] for t, p in payload["postings"].items()}
+        return cls(payload["ids"], postings, np.asarray(payload["lengths"], dtype=np.float32),
+                   payload["k1"], payload["b"])

@@ -1,0 +1,214 @@
+"""Query understanding without an LLM: validation, abbreviations, typos, follow-ups, document names.
+
+Users type "UKSPF", "HLE target for 2035?", "innovation acclerators", "and how much is it?".
+The documents say "UK Shared Prosperity Fund", "Healthy Life Expectancy", "Innovation
+Accelerators". This module bridges the two, and records every change it makes as a note so
+the user can see how the question was read:
+
+* ``prepare_query``   refuse empty/punctuation-only questions; strip control characters; cut
+                      over-long ones with a note;
+* ``standalone``      turn a follow-up into a question that stands alone, from the previous turns;
+* ``expand``          add the meaning of abbreviations (``glossary.json``) and fix typos against the
+                      index's own vocabulary;
+* ``DocumentNames``   spot a document the question names ("according to techUK", "the Green Book").
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from .errors import QueryError
+from .lexical import STOPWORDS
+from .models import Query, Source
+from .settings import Settings
+
+GLOSSARY_FILE = Path(__file__).with_name("glossary.json")
+
+
+def prepare_query(text: object, settings: Settings) -> Query:
+    """Validate and tidy a user's question; raises ``QueryError`` with a message to show."""
+    if not isinstance(text, str):
+        raise QueryError(f"The question must be text, not {type(text).__name__}.")
+    notes: list[str] = []
+    cleaned = "".join(ch if ch in "\n\t" or unicodedata.category(ch)[0] != "C" else " " for ch in text)
+    if cleaned != text:
+        notes.append("Control characters were removed from the question.")
+    cleaned = re.sub(r"\s+", " ", cleaned).strip()
+    if not cleaned:
+        raise QueryError("The question is empty. Type a question, for example: "
+                         "\"How much is the UK Shared Prosperity Fund worth?\"")
+    if not re.search(r"[^\W_]", cleaned):
+        raise QueryError("The question has no words in it, only punctuation or symbols. "
+                         "Type a question in words.")
+    limit = settings.max_query_chars
+    if len(cleaned) > limit:
+        cut = cleaned[:limit].rsplit(" ", 1)[0] or cleaned[:limit]
+        notes.append(f"The question was {len(cleaned):,} characters long; only the first {len(cut):,} were searched.")
+        cleaned = cut
+    return Query(cleaned, tuple(notes))
+
+
+# --- abbreviations and typos -------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    key: str
+    means: tuple[str, ...]
+    exact_case: bool
+
+
+@lru_cache(maxsize=1)
+def glossary() -> tuple[Term, ...]:
+    raw = json.loads(GLOSSARY_FILE.read_text(encoding="utf-8"))["terms"]
+    return tuple(Term(k, tuple(v["means"]), bool(v.get("case"))) for k, v in raw.items())
+
+
+def _term_pattern(term: Term) -> re.Pattern[str]:
+    return re.compile(rf"(?<![\w&]){re.escape(term.key)}(?![\w&])", 0 if term.exact_case else re.I)
+
+
+def expand(query: Query, vocabulary: Iterable[str] = (), dictionary: Iterable[str] = ()) -> Query:
+    """Spell out abbreviations and correct misspelt words, noting each change.
+
+    An acronym the documents never use ("UKSPF") is spelt out where it stands, so the model
+    can read the question; one they do use ("HLE"), or a casual short form ("govt"), keeps its
+    place and its meaning only joins the word search (``related``), where it cannot pull the
+    meaning off course.
+    A word is corrected only when it is lower case, five letters or more, unknown to both the
+    index (``vocabulary``) and the model's own word list (``dictionary``), and close to an
+    index word; so names, places and ordinary words the documents happen not to use are left alone.
+    """
+    text = query.text
+    notes = list(query.notes)
+    searched = text
+    related: list[str] = []
+    known = set(vocabulary)
+    for term in glossary():
+        pattern = _term_pattern(term)
+        match = pattern.search(searched)
+        if not match or any(m.lower() in text.lower() for m in term.means if m.lower() != term.key.lower()):
+            continue
+        meanings = [m for m in term.means if m.lower() != match.group(0).lower()]
+        if not meanings:
+            continue
+        notes.append(f"Read \u201c{match.group(0)}\u201d as \u201c{term.means[0]}\u201d.")
+        if match.group(0).lower() in known or sum(ch.isupper() for ch in term.key) < 2:
+            related.extend(meanings)  # the documents use it, or it is casual ("govt"): words only
+        else:
+            searched = pattern.sub(lambda m: f"{m.group(0)} ({'; '.join(meanings)})", searched, count=1)
+    words = known | set(dictionary)
+    if known:
+        for word in sorted(set(re.findall(r"\b[a-z]{5,}\b", text))):
+            if word in words or word in STOPWORDS:
+                continue
+            close = difflib.get_close_matches(word, _candidates(word, known), n=1, cutoff=0.84)
+            if close:
+                searched = re.sub(rf"\b{word}\b", close[0], searched)
+                notes.append(f"Searched \u201c{word}\u201d as \u201c{close[0]}\u201d.")
+    return Query(query.text, tuple(notes), searched if searched != text else "", tuple(related))
+
+
+def _candidates(word: str, known: set[str]) -> list[str]:
+    """Vocabulary words of similar length and the same first letter: keeps difflib fast."""
+    return [w for w in known if w[:1] == word[:1] and abs(len(w) - len(word)) <= 2]
+
+
+# --- follow-ups --------------------------------------------------------------------------
+
+_FOLLOW_UP_START = re.compile(r"^(and|but|also|so|then|what about|how about|and what about|what else|"
+                              r"any more|anything else|more on)\b", re.I)
+_PRONOUN = re.compile(r"\b(it|its|they|them|their|this|that|these|those|there|he|she|him|her)\b", re.I)
+_QUESTION_WORDS = STOPWORDS | {"much", "many", "long", "big", "worth", "total", "please", "tell", "say", "says",
+                               "said", "does", "paper", "white", "document", "documents", "else", "more"}
+
+
+def _topic(question: str) -> str:
+    """The subject of a previous question: a glossary term, a capitalised name, else its content words."""
+    for term in glossary():
+        match = _term_pattern(term).search(question)
+        if match:
+            return match.group(0)
+    names = re.findall(r"(?:[A-Z][\w&'\u2019-]*\s+(?:of\s+|for\s+|and\s+)?)+[A-Z][\w&'\u2019-]*", question[1:])
+    if names:
+        return max(names, key=len).strip()
+    words = [w for w in re.findall(r"[\w&£%.-]+", question) if w.lower() not in _QUESTION_WORDS]
+    return " ".join(words[:8])
+
+
+def is_follow_up(question: str) -> bool:
+    content = [w for w in re.findall(r"[a-z]+", question.lower()) if w not in _QUESTION_WORDS]
+    return bool(_FOLLOW_UP_START.match(question) or (_PRONOUN.search(question) and len(content) <= 3))
+
+
+def standalone(query: Query, history: Sequence[str]) -> Query:
+    """Rewrite a follow-up ("and how much is it?") into a question that stands alone.
+
+    ``history`` holds the user's earlier questions, oldest first. Not a follow-up, or no
+    history: the query is returned unchanged.
+    """
+    previous = [q for q in history if q and q.strip()]
+    if not previous or not is_follow_up(query.text):
+        return query
+    topic = _topic(previous[-1])
+    if not topic:
+        return query
+    body = _FOLLOW_UP_START.sub("", query.text).strip(" ,") or query.text
+    if _PRONOUN.search(body):
+        rewritten = _PRONOUN.sub(topic, body, count=1)
+    else:
+        rewritten = f"{body.rstrip('?')} ({topic})?"
+    rewritten = rewritten[0].upper() + rewritten[1:]
+    note = f"Read the follow-up as: \u201c{rewritten}\u201d."
+    return Query(rewritten, (*query.notes, note))
+
+
+# --- documents named in a question -------------------------------------------------------
+
+_GENERIC = {"the", "of", "and", "for", "on", "a", "an", "to", "in", "uk", "government", "guidance", "edition",
+            "white", "paper", "official", "pdf", "blog", "post", "by", "from", "united", "kingdom", "levelling", "up"}
+
+
+class DocumentNames:
+    """Phrases that name a document, taken from its title and publisher.
+
+    "Skills for Jobs: Lifelong Learning for Opportunity and Growth (CP 338)" is named by
+    "skills for jobs" or "lifelong learning"; a techUK post by "techUK". A question that
+    names a document is most likely about it.
+    """
+
+    def __init__(self, sources: Iterable[Source]) -> None:
+        self.names: dict[str, set[str]] = {}
+        for source in sources:
+            for phrase in self._phrases(source):
+                self.names.setdefault(phrase, set()).add(source.id)
+
+    @staticmethod
+    def _phrases(source: Source) -> set[str]:
+        phrases = set()
+        for part in re.split(r"[:(\u2013\u2014\u2011]|\s-\s|,", source.title):
+            words = [w for w in re.findall(r"[a-z0-9&]+", part.lower())]
+            while words and words[0] in _GENERIC:
+                words = words[1:]
+            while words and (words[-1] in _GENERIC or words[-1].isdigit()):
+                words = words[:-1]
+            if len(words) >= 2 and any(w not in _GENERIC for w in words):
+                phrases.add(" ".join(words))
+        if source.kind == "commentary":
+            phrases.add(re.split(r"[\s(/,]", source.publisher.strip())[0].lower())
+        return {p for p in phrases if len(p) >= 5}
+
+    def named_in(self, question: str) -> set[str]:
+        """Ids of the documents the question names."""
+        text = " ".join(re.findall(r"[a-z0-9&]+", question.lower()))
+        found: set[str] = set()
+        for phrase, ids in self.names.items():
+            if re.search(rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])", text):
+                found |= ids
+        return found
