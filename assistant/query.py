@@ -124,7 +124,7 @@ def _candidates(word: str, known: set[str]) -> list[str]:
 
 _FOLLOW_UP_START = re.compile(r"^(and|but|also|so|then|what about|how about|and what about|what else|"
                               r"any more|anything else|more on)\b", re.I)
-_PRONOUN = re.compile(r"\b(it|its|they|them|their|this|that|these|those|there|he|she|him|her)\b", re.I)
+_PRONOUN = re.compile(r"\b(it|its|they|them|their|this|that|these|those|he|she|him|her)\b", re.I)
 _QUESTION_WORDS = STOPWORDS | {"much", "many", "long", "big", "worth", "total", "please", "tell", "say", "says",
                                "said", "does", "paper", "white", "document", "documents", "else", "more"}
 
@@ -144,7 +144,7 @@ def _topic(question: str) -> str:
 
 def is_follow_up(question: str) -> bool:
     content = [w for w in re.findall(r"[a-z]+", question.lower()) if w not in _QUESTION_WORDS]
-    return bool(_FOLLOW_UP_START.match(question) or (_PRONOUN.search(question) and len(content) <= 3))
+    return bool(_FOLLOW_UP_START.match(question) or (_PRONOUN.search(question) and len(content) <= 2))
 
 
 def standalone(query: Query, history: Sequence[str]) -> Query:
@@ -156,11 +156,27 @@ def standalone(query: Query, history: Sequence[str]) -> Query:
     previous = [q for q in history if q and q.strip()]
     if not previous or not is_follow_up(query.text):
         return query
-    topic = _topic(previous[-1])
+    last = previous[-1].strip()
+    topic = _topic(last)
     if not topic:
         return query
     body = _FOLLOW_UP_START.sub("", query.text).strip(" ,") or query.text
-    if _PRONOUN.search(body):
+    about = re.match(r"^(?:and\s+)?(?:what|how)\s+about\s+(.+?)\??$", query.text.strip(), re.I)
+    names = re.findall(r"(?<=\s)(?:[A-Z][\w'\u2019-]*)(?:\s+(?:of|and|the|upon|on)?\s*[A-Z][\w'\u2019-]*)*", last)
+    content = [m for m in re.finditer(r"[\w&'\u2019-]+", last) if m.group(0).lower() not in _QUESTION_WORDS]
+    if about and (names or content):
+        # "what about Wales?" after "... goes to Scotland?": the same question, for Wales; without a
+        # name to swap, the last word that carries meaning ("... promise on housing?" -> "on skills").
+        if names:
+            start = last.rindex(names[-1])
+            end = start + len(names[-1])
+        else:
+            start, end = content[-1].span()
+        replacement = about.group(1)
+        if re.search(r"\b(the|a|an)\s+$", last[:start], re.I):  # "the UKSPF" -> "the LUF", not "the the LUF"
+            replacement = re.sub(r"^(the|a|an)\s+", "", replacement, flags=re.I)
+        rewritten = last[:start] + replacement + last[end:]
+    elif _PRONOUN.search(body):
         rewritten = _PRONOUN.sub(topic, body, count=1)
     else:
         rewritten = f"{body.rstrip('?')} ({topic})?"

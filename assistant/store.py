@@ -138,6 +138,12 @@ class Generation:
                                        include=["distances"])
         return [(cid, 1.0 - float(dist)) for cid, dist in zip(result["ids"][0], result["distances"][0])]
 
+    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        if not ids:
+            return {}
+        batch = self.collection.get(ids=list(ids), include=["embeddings"])
+        return {cid: np.asarray(v, dtype=np.float32) for cid, v in zip(batch["ids"], batch["embeddings"])}
+
     def get(self, ids: Sequence[str]) -> list[Chunk]:
         if not ids:
             return []

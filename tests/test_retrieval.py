@@ -1,0 +1,224 @@
+"""Retrieval: the metric code, query understanding, filters, duplicates, and the LangChain face."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from assistant.cli import cli
+from assistant.errors import ConfigurationError, QueryError
+from assistant.evaluate import EvalQuestion, Scores, judge, normalise, read_questions, run
+from assistant.models import Query, Source
+from assistant.pipeline import Assistant
+from assistant.query import DocumentNames, expand, is_follow_up, standalone
+from assistant.retrieve import MODES, Filters
+from assistant.settings import Settings
+
+# --- the metric code, on hand-made cases -------------------------------------------------
+
+
+def question(*evidence: str, category: str = "fact") -> EvalQuestion:
+    return EvalQuestion(id="q", question="?", evidence=evidence, category=category)
+
+
+def test_normalisation_follows_the_judging_rules() -> None:
+    assert normalise("  The\u00a0£2.6bn\n\nUK  Shared Pros\u00adperity ﬁnance ") == "the £2.6bn uk shared prosperity finance"
+
+
+def test_a_span_counts_wherever_it_appears_after_normalisation() -> None:
+    judged = judge(question("£2.6 billion UK Shared"), ["nothing here", "The £2.6 BILLION\nUK shared prosperity"])
+    assert judged.span_ranks == (2,) and not judged.covered_at(1) and judged.covered_at(3)
+    assert judged.reciprocal_rank == 0.5
+
+
+def test_every_span_must_be_covered_for_recall() -> None:
+    judged = judge(question("alpha", "beta"), ["alpha", "x", "y", "z", "w", "beta"])
+    assert judged.span_ranks == (1, 6)
+    assert not judged.covered_at(5) and judged.covered_at(10)
+    assert judged.reciprocal_rank == 1.0  # MRR counts the first passage with any span
+
+
+def test_ndcg_rewards_new_spans_only() -> None:
+    ideal = judge(question("alpha", "beta"), ["alpha", "beta"])
+    repeated = judge(question("alpha", "beta"), ["alpha", "alpha again", "beta"])
+    assert ideal.ndcg == pytest.approx(1.0)
+    assert ideal.gains[:2] == (1, 1) and repeated.gains[:3] == (1, 0, 1)
+    assert repeated.ndcg == pytest.approx((1 + 1 / 2) / (1 + 1 / 1.5849625), rel=1e-3)
+    assert judge(question("alpha"), ["nope"]).ndcg == 0.0
+
+
+def test_scores_average_answerable_questions_only() -> None:
+    judged = [judge(question("a"), ["a"]), judge(question("b"), ["x", "b"]), judge(question(), ["x"])]
+    scores = Scores.of(judged)
+    assert scores.count == 2
+    assert scores.recall[1] == 0.5 and scores.recall[3] == 1.0
+    assert scores.mrr == pytest.approx(0.75)
+
+
+def test_a_malformed_question_file_names_the_line(tmp_path: Path) -> None:
+    bad = tmp_path / "q.jsonl"
+    bad.write_text('{"id": "a", "question": "ok"}\n{"question": "no id"}\n', encoding="utf-8")
+    with pytest.raises(ConfigurationError, match="line 2"):
+        read_questions(bad)
+
+
+# --- query understanding ------------------------------------------------------------------
+
+VOCABULARY = {"shared", "prosperity", "fund", "hle", "healthy", "accelerators", "innovation", "taking", "bus"}
+
+
+def test_an_acronym_the_documents_never_use_is_spelt_out_where_it_stands() -> None:
+    expanded = expand(Query("how much is the UKSPF worth?"), VOCABULARY)
+    assert expanded.searched == "how much is the UKSPF (UK Shared Prosperity Fund) worth?"
+    assert expanded.notes == ("Read “UKSPF” as “UK Shared Prosperity Fund”.",)
+
+
+def test_an_acronym_the_documents_use_only_adds_words_to_the_word_search() -> None:
+    expanded = expand(Query("HLE target for 2035?"), VOCABULARY)
+    assert expanded.searched == "HLE target for 2035?" and expanded.related == ("Healthy Life Expectancy",)
+
+
+def test_a_misspelt_word_is_corrected_from_the_index_vocabulary() -> None:
+    expanded = expand(Query("is one of the new innovation acclerators near us?"), VOCABULARY, {"near"})
+    assert "innovation accelerators near us" in expanded.searched
+    assert "Searched “acclerators” as “accelerators”." in expanded.notes
+
+
+@pytest.mark.parametrize("text", ["when did they start talking about it?", "we are in Wigan", "Bolton buses"])
+def test_real_words_and_names_are_not_corrected(text: str) -> None:
+    assert expand(Query(text), VOCABULARY, {"talking", "start", "when", "about"}).searched == text
+
+
+@pytest.mark.parametrize("follow_up, history, expected", [
+    ("and how much is it?", ["what is the UKSPF?"], "How much is UKSPF?"),
+    ("what about Wales?", ["How much City and Growth Deal money goes to Scotland?"],
+     "How much City and Growth Deal money goes to Wales?"),
+    ("and what about skills?", ["What does the paper promise on housing?"],
+     "What does the paper promise on skills?"),
+    ("what about the LUF?", ["How much is the UKSPF worth?"], "How much is the LUF worth?"),
+    ("who chairs it?", ["What is the Skills and Productivity Board?"], "Who chairs Skills and Productivity Board?"),
+])
+def test_a_follow_up_is_rewritten_to_stand_alone(follow_up: str, history: list[str], expected: str) -> None:
+    rewritten = standalone(Query(follow_up), history)
+    assert rewritten.text == expected
+    assert rewritten.notes[-1] == f"Read the follow-up as: “{expected}”."
+
+
+def test_a_question_that_stands_alone_is_left_alone() -> None:
+    assert not is_follow_up("How many Education Investment Areas will there be?")
+    assert standalone(Query("How many EIAs?"), ["what is the UKSPF?"]).text == "How many EIAs?"
+    assert standalone(Query("and how much is it?"), []).text == "and how much is it?"
+
+
+def test_documents_are_named_by_their_titles_and_commentary_by_its_publisher() -> None:
+    names = DocumentNames([
+        Source(id="skills", title="Skills for Jobs: Lifelong Learning for Opportunity and Growth (CP 338)",
+               publisher="DfE", published="2021", licence="OGL", file="s.pdf"),
+        Source(id="green", title="The Green Book: UK Government Guidance on Appraisal (2026 edition)",
+               publisher="HM Treasury", published="2026", licence="OGL", file="g.md"),
+        Source(id="techuk", title="Levelling Up - White Paper (techUK blog post)", publisher="techUK",
+               published="2022", licence="techUK", file="t.txt", kind="commentary"),
+    ])
+    assert names.named_in("according to the skills for jobs white paper, what is...") == {"skills"}
+    assert names.named_in("does my council have to use the Green Book?") == {"green"}
+    assert names.named_in("what did techUK like about it?") == {"techuk"}
+    assert names.named_in("what are the missions of the levelling up white paper?") == set()
+
+
+# --- on the real corpus -----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def assistant(corpus_settings: Settings, embedder) -> Assistant:  # type: ignore[no-untyped-def]
+    return Assistant(corpus_settings, embedder=embedder)
+
+
+def test_an_abbreviation_finds_what_the_documents_spell_out(assistant: Assistant) -> None:
+    result = assistant.search("how much is the UKSPF worth in total?", k=3)
+    assert any("£2.6 billion UK Shared Prosperity Fund" in h.chunk.text for h in result.hits)
+
+
+def test_a_follow_up_is_searched_as_a_whole_question(assistant: Assistant) -> None:
+    result = assistant.search("and how much is it worth?", k=3, history=["what is the UKSPF?"])
+    assert "UKSPF" in result.query.text
+    assert any("Shared Prosperity Fund" in h.chunk.text and "2.6" in h.chunk.text for h in result.hits)
+
+
+def test_a_named_document_comes_first(assistant: Assistant) -> None:
+    result = assistant.search("according to techUK, what happens to existing mayors?", k=3)
+    assert result.hits[0].chunk.doc_id == "techuk-levelling-up-white-paper-blog"
+    assert "from the document the question names" in result.hits[0].reasons
+
+
+def test_near_duplicates_do_not_fill_the_top_five(assistant: Assistant) -> None:
+    hits = assistant.search("how many Education Investment Areas will there be?", k=5).hits
+    assert len(hits) == 5
+    texts = [" ".join(h.chunk.text.split()) for h in hits]
+    assert len(set(texts)) == 5
+    groups = [h.chunk.dup_group for h in hits if h.chunk.dup_group]
+    # Two renderings of the same passage appear together only when each adds something the other lacks.
+    for group in set(groups):
+        members = [h for h in hits if h.chunk.dup_group == group]
+        assert len(members) <= 2
+
+
+@pytest.mark.parametrize("filters, check", [
+    (Filters(documents=("dfe-skills-for-jobs-white-paper-2021",)),
+     lambda c: c.doc_id == "dfe-skills-for-jobs-white-paper-2021"),
+    (Filters(documents=("dfe-skills-for-jobs-white-paper-2021",), pages=(40, 45)),
+     lambda c: c.page_start <= 45 and c.page_end >= 40),
+    (Filters(section="Apprenticeships that work"), lambda c: "Apprenticeships that work" in c.section),
+    (Filters(topics=("devolution",)), lambda c: "devolution" in c.topics),
+], ids=["document", "document+pages", "section", "topic"])
+def test_filters_restrict_what_comes_back(assistant: Assistant, filters: Filters, check) -> None:  # type: ignore[no-untyped-def]
+    hits = assistant.search("apprenticeships for young people and funding", k=5, filters=filters).hits
+    assert hits and all(check(h.chunk) for h in hits)
+
+
+@pytest.mark.parametrize("filters, message", [
+    (Filters(documents=("no-such-doc",)), "No indexed document has the id no-such-doc. Indexed: "),
+    (Filters(topics=("gardening",)), "Unknown topic gardening; choose from missions, funds"),
+])
+def test_a_filter_that_cannot_match_says_why(assistant: Assistant, filters: Filters, message: str) -> None:
+    with pytest.raises(QueryError, match=message.replace("(", r"\(")):
+        assistant.search("anything", filters=filters)
+
+
+def test_hybrid_search_beats_either_half_on_the_dev_set(assistant: Assistant, shared: Path) -> None:
+    """A regression guard on quality (the figures themselves come from `levelup eval`)."""
+    questions = read_questions(shared / "eval" / "dev.jsonl")
+    scores = {mode: run(questions, lambda q, m=mode: assistant.search(q, 10, mode=m).hits, mode).overall
+              for mode in ("dense", "lexical", "hybrid+expand+route")}
+    best = scores["hybrid+expand+route"]
+    assert best.recall[5] >= 0.85 and best.mrr >= 0.7
+    assert best.recall[5] > max(scores["dense"].recall[5], scores["lexical"].recall[5])
+
+
+def test_the_retriever_plugs_into_a_langchain_chain(assistant: Assistant) -> None:
+    from langchain_core.runnables import RunnableLambda
+
+    from assistant.lc import LevelUpRetriever
+
+    retriever = LevelUpRetriever(assistant=assistant, k=3)
+    cite = RunnableLambda(lambda docs: [f"{d.metadata['title']} p.{d.metadata['page_label']}" for d in docs])
+    chain = retriever | cite
+    citations = chain.invoke("Which minister wrote the foreword to the future of mobility urban strategy?")
+    assert len(citations) == 3 and citations[0].startswith("Future of Mobility: Urban Strategy p.")
+    documents = retriever.invoke("how much is the UKSPF worth?")
+    assert documents[0].metadata["doc_id"] and documents[0].page_content and documents[0].id
+
+
+def test_eval_prints_every_mode_side_by_side(corpus_settings: Settings, shared: Path, tmp_path: Path) -> None:
+    subset = tmp_path / "three.jsonl"
+    lines = (shared / "eval" / "dev.jsonl").read_text(encoding="utf-8").splitlines()
+    subset.write_text("\n".join(lines[:2] + lines[-1:]), encoding="utf-8")
+    env = {"LEVELUP_INDEX_DIR": str(corpus_settings.index_dir), "LEVELUP_CORPUS_DIR": str(corpus_settings.corpus_dir)}
+    text = CliRunner().invoke(cli, ["eval", str(subset), "--compare"], env=env, catch_exceptions=False).output
+    for mode in MODES:
+        assert f"\n{mode}" in text
+    assert "recall@5 by category (2 answerable questions)" in text
+    data = json.loads(CliRunner().invoke(cli, ["eval", str(subset), "--json"], env=env).output)
+    assert data[0]["mode"] == "hybrid+expand+route" and set(data[0]["overall"]) >= {"recall@5", "mrr@10", "ndcg@10"}
+    assert set(data[0]["latency_ms"]) == {"p50", "p95"}
