@@ -59,6 +59,47 @@ def split_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
     return spans
 
 
+_CONTENTS_ENTRY = re.compile(r"[A-Za-z?)] \d{1,3}(?=\s+[A-Z0-9]|\s*$)")
+
+
+def looks_like_contents(text: str) -> bool:
+    """A contents list (titles followed by page numbers): it names sections but states nothing."""
+    entries = len(_CONTENTS_ENTRY.findall(text))
+    return entries >= 2 and entries * 8 >= len(text.split())
+
+
+_INLINE_BULLET = re.compile(r"\s(?=[\u2022\u25cf\u25aa\u00b7]\s)")
+
+
+def sentence_units(text: str) -> list[tuple[int, int]]:
+    """The quotable units of a passage: sentences and list items, as (start, end) offsets.
+
+    A short line without a full stop ("Matt Robinson", a table label) or a very short sentence
+    ("UK Shared Prosperity Fund.") joins the unit after it, so a name stays with the title under
+    it and a glossary term with its definition. A contents entry ("Careers 7") never joins.
+    """
+    units: list[tuple[int, int]] = []
+    for paragraph in re.finditer(r"[^\n]+(?:\n(?!\n)[^\n]+)*", text):
+        for start, end in split_sentences(paragraph.group(0), paragraph.start()):
+            cuts = [start] + [start + m.end() for m in _INLINE_BULLET.finditer(text[start:end])] + [end]
+            units.extend((a, b) for a, b in zip(cuts, cuts[1:]) if text[a:b].strip())
+    merged: list[tuple[int, int]] = []
+    pending: int | None = None
+    for start, end in units:
+        if pending is not None:
+            start = pending
+        piece = text[start:end].strip()
+        short = (len(piece) < 40 and not re.search(r"[.!?:;]$", piece)) or len(piece.split()) < 6
+        if short and not re.search(r"\d$", piece) and (start, end) != units[-1]:
+            pending = start  # joins the next unit: a name with its title, a term with its definition
+            continue
+        pending = None
+        merged.append((start, len(text[:end].rstrip())))
+    if pending is not None:
+        merged.append((pending, len(text.rstrip())))
+    return merged
+
+
 def _units(document: Document) -> list[tuple[int, int, bool]]:
     """The document's paragraphs as (start, end, is_heading), from its blank-line separators."""
     heading_starts = {h.start for h in document.headings if h.end > h.start}

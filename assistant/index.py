@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from .chunk import chunk_document, link_near_duplicates
+from .chunk import chunk_document, link_near_duplicates, sentence_units
 from .embed import Embedder, get_embedder
 from .errors import DocumentError, IndexWriteError
 from .inputs import IngestItem, manifest_items, path_items
@@ -124,21 +124,27 @@ def _in_background(work: Callable[[Callable[[Any], None]], None], size: int = 8)
 
 
 class _Writer:
-    """Stores batches of passages in a thread while the model embeds the next ones."""
+    """Stores batches (passages, or sentence vectors) in a thread while the model embeds the next ones."""
 
     def __init__(self, generation: Generation) -> None:
         self.generation = generation
         self.seconds = 0.0
-        self._queue: queue.Queue[tuple[list[Chunk], np.ndarray] | None] = queue.Queue(maxsize=4)
+        self._queue: queue.Queue[tuple[Callable[..., None], tuple[Any, ...]] | None] = queue.Queue(maxsize=4)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def put(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
+        self._submit(self.generation.add, chunks, vectors)
+
+    def put_sentences(self, spans: list[tuple[str, int, int]], vectors: np.ndarray) -> None:
+        self._submit(self.generation.add_sentences, spans, vectors)
+
+    def _submit(self, write: Callable[..., None], items: list[Any], vectors: np.ndarray) -> None:
         if self._error is not None:
             raise self._error
-        if chunks:
-            self._queue.put((chunks, vectors))
+        if items:
+            self._queue.put((write, (items, vectors)))
 
     def close(self) -> None:
         self._queue.put(None)
@@ -147,11 +153,11 @@ class _Writer:
             raise self._error
 
     def _run(self) -> None:
-        while (batch := self._queue.get()) is not None:
+        while (task := self._queue.get()) is not None:
             if self._error is None:
                 started = time.perf_counter()
                 try:
-                    self.generation.add(*batch)
+                    task[0](*task[1])
                 except BaseException as exc:
                     self._error = exc
                 self.seconds += time.perf_counter() - started
@@ -165,6 +171,7 @@ class _Build:
         self.store, self.settings, self.embedder, self.report = store, settings, embedder, report
         self.progress = progress
         self.known_vectors: dict[str, np.ndarray] = {}
+        self.known_sentences: dict[str, list[tuple[int, int, np.ndarray]]] = {}  # chunk digest -> sentences
         self.pending: list[Chunk] = []
         self.chunks: list[Chunk] = []
 
@@ -173,9 +180,14 @@ class _Build:
         report = self.report
         carried: dict[str, list[tuple[Chunk, np.ndarray]]] = {}
         if previous is not None:
+            digest_of: dict[str, str] = {}
             for chunk, vector in previous.iter_records(embeddings=True):
                 carried.setdefault(chunk.doc_id, []).append((chunk, vector))
                 self.known_vectors[chunk.digest] = vector  # type: ignore[assignment]
+                digest_of[chunk.id] = chunk.digest
+            for chunk_id, start, end, vector in previous.iter_sentences():
+                if chunk_id in digest_of:
+                    self.known_sentences.setdefault(digest_of[chunk_id], []).append((start, end, vector))
         documents = {d: old_docs[d] for d in old_docs if d not in report.removed}
         generation = self.store.create()
         try:
@@ -187,6 +199,7 @@ class _Build:
                     kept = carried[doc_id]
                     self.chunks.extend(c for c, _ in kept)
                     self.writer.put([c for c, _ in kept], np.stack([v for _, v in kept]))
+                    self._reuse_sentences([c for c, _ in kept])
             self.writer.close()
             if not any(i.source.id in report.added + report.updated for i in changed) and not report.removed:
                 self.store.discard(generation)  # every changed file failed: the serving index stays as it is
@@ -243,7 +256,8 @@ class _Build:
                     continue
                 seen_content[content_key] = document.id
                 self._accept(item, document, chunks, digests[document.id], content_key, documents)
-                bar.total += sum(c.digest not in self.known_vectors for c in chunks)
+                bar.total += sum(c.digest not in self.known_vectors or c.digest not in self.known_sentences
+                                 for c in chunks)
                 bar.refresh()
                 self._embed(bar, at_least=settings.embedding_batch_size * 4)
             self._embed(bar, at_least=1)
@@ -258,22 +272,35 @@ class _Build:
             id=document.id, title=document.source.title, file=item.source.file, digest=digest,
             passages=len(chunks), pages=len(document.pages), content_digest=content_key)
         self.chunks.extend(chunks)
-        reused = [c for c in chunks if c.digest in self.known_vectors]
+        reused = [c for c in chunks if c.digest in self.known_vectors and c.digest in self.known_sentences]
         if reused:
             self.writer.put(reused, np.stack([self.known_vectors[c.digest] for c in reused]))
+            self._reuse_sentences(reused)
             report.reused += len(reused)
-        self.pending.extend(c for c in chunks if c.digest not in self.known_vectors)
+        self.pending.extend(c for c in chunks if c not in reused)
+
+    def _reuse_sentences(self, chunks: list[Chunk]) -> None:
+        spans = [(c.id, a, b) for c in chunks for a, b, _ in self.known_sentences.get(c.digest, [])]
+        if spans:
+            self.writer.put_sentences(spans, np.stack([v for c in chunks for _, _, v in
+                                                       self.known_sentences.get(c.digest, [])]))
 
     def _embed(self, bar: tqdm, at_least: int) -> None:
         """Embed pending passages in batches of the given size, handing each to the writer."""
         step = self.settings.embedding_batch_size * 4
         while len(self.pending) >= at_least and self.pending:
             batch, self.pending = self.pending[:step], self.pending[step:]
+            # A passage's vector, and those of its sentences (what answers quote), in one model call.
+            spans = [(c.id, a, b) for c in batch for a, b in (sentence_units(c.text) or [(0, len(c.text))])]
+            texts = {c.id: c.text for c in batch}
             started = time.perf_counter()
-            vectors = self.embedder.embed_documents([c.embed_text for c in batch])
+            vectors = self.embedder.embed_documents([c.embed_text for c in batch]
+                                                    + [texts[i][a:b] for i, a, b in spans])
             self.report.embed_seconds += time.perf_counter() - started
             self.report.embedded += len(batch)
-            self.writer.put(batch, vectors)
+            self.report.sentences_embedded += len(spans)
+            self.writer.put(batch, vectors[:len(batch)])
+            self.writer.put_sentences(spans, vectors[len(batch):])
             bar.update(len(batch))
 
     def _link_duplicates(self, generation: Generation) -> None:

@@ -196,6 +196,67 @@ class SearchResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Citation:
+    """One quoted sentence an answer rests on, and where to check it."""
+
+    n: int  # the marker in the answer text: [n]
+    quote: str  # verbatim from the passage (and so from the document)
+    chunk_id: str
+    doc_id: str
+    title: str
+    publisher: str
+    published: str
+    licence: str
+    section: str
+    page: str | None  # the page as printed/shown (a label); None for unpaged texts
+    url: str | None  # official address; for a PDF, the file at #page=N
+    kind: str = "document"  # "document", or "gazetteer" for a place fact from the ONS lookups
+
+    @classmethod
+    def of(cls, n: int, chunk: Chunk, quote: str) -> Citation:
+        return cls(n=n, quote=quote, chunk_id=chunk.id, doc_id=chunk.doc_id, title=chunk.source.title,
+                   publisher=chunk.source.publisher, published=chunk.source.published,
+                   licence=chunk.source.licence, section=chunk.section,
+                   page=chunk.page_label or (str(chunk.page_start) if chunk.page_start else None), url=chunk.link)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What the assistant says, and everything it rests on; the CLI, app and API all render this.
+
+    ``text`` carries markers [1], [2] that point into ``citations``; every sentence of it is a
+    quoted sentence of a cited passage. When ``abstained``, ``text`` says why and ``related``
+    holds the nearest passages ("may be related").
+    """
+
+    question: str
+    text: str
+    citations: tuple[Citation, ...] = ()
+    abstained: bool = False
+    reason: str = ""  # why it abstained or refused: "not_covered", "off_topic", "personal_data", ...
+    kind: str = "answer"  # "answer", "list", "abstain", "refusal", "smalltalk"
+    more: tuple[str, ...] = ()  # further cited sentences, for "show more" (markers refer to citations)
+    related: tuple[Hit, ...] = ()
+    notes: tuple[str, ...] = ()  # how the question was read
+    trace: tuple[Hit, ...] = ()  # the passages retrieved, for debugging
+    latency_ms: float = 0.0
+
+    def to_dict(self, trace: bool = False) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "question": self.question, "answer": self.text, "abstained": self.abstained, "reason": self.reason,
+            "kind": self.kind, "citations": [c.to_dict() for c in self.citations], "more": list(self.more),
+            "related": [h.to_dict() for h in self.related], "notes": list(self.notes),
+            "latency_ms": round(self.latency_ms, 1),
+        }
+        if trace:
+            data["trace"] = [h.to_dict() for h in self.trace]
+        return data
+
+
+@dataclass(frozen=True, slots=True)
 class IndexedDocument:
     """What the index records about one document (shown by `levelup status`)."""
 
@@ -238,6 +299,7 @@ class IngestReport:
     pages: int = 0
     passages: int = 0
     embedded: int = 0  # passages whose vectors were computed in this run
+    sentences_embedded: int = 0  # sentence vectors (for quoting) computed in this run
     reused: int = 0  # passages whose vectors came from the previous generation
     seconds: float = 0.0
     read_seconds: float = 0.0  # loading, cleaning and chunking changed documents

@@ -11,9 +11,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import time
+from dataclasses import replace
+
+from .answer import PASSAGES, compose
 from .embed import Embedder, get_embedder
+from .errors import QueryError
+from .guard import route
 from .index import ingest, status
-from .models import IndexInfo, IngestReport, SearchResult
+from .models import Answer, IndexInfo, IngestReport, SearchResult
 from .query import prepare_query, standalone
 from .retrieve import DEFAULT_MODE, MODES, Filters, RetrievalConfig, SearchIndex, search
 from .settings import Settings, get_settings
@@ -21,11 +27,12 @@ from .store import Store
 
 
 class Assistant:
-    """Search (and, later, answer) over the index the settings describe.
+    """Answers and search over the index the settings describe.
 
         assistant = Assistant()
-        result = assistant.search("How much is the UKSPF worth?")
-        follow_up = assistant.search("and who runs it?", history=["How much is the UKSPF worth?"])
+        answer = assistant.ask("How much is the UKSPF worth?")
+        follow_up = assistant.ask("and who runs it?", history=["How much is the UKSPF worth?"])
+        result = assistant.search("Innovation Accelerators", k=5)
     """
 
     def __init__(self, settings: Settings | None = None, *, embedder: Embedder | None = None) -> None:
@@ -55,3 +62,28 @@ class Assistant:
         config = MODES[mode] if isinstance(mode, str) else mode
         query, hits = search(self.index(), self.embedder, query, k or self.settings.search_k, filters, config)
         return SearchResult(query=query, hits=tuple(hits))
+
+    def ask(self, question: object, *, history: Sequence[str] = (), filters: Filters = Filters()) -> Answer:
+        """A short answer from the documents, every sentence quoted and cited, or an honest abstention.
+
+        Raises ``QueryError`` for a question that is empty or not text; everything else
+        (personal data, a question too long, instructions, small talk) gets an ``Answer`` that
+        says why it is not answered from the documents.
+        """
+        started = time.perf_counter()
+        if not isinstance(question, str):
+            raise QueryError(f"The question must be text, not {type(question).__name__}.")
+        fixed = route(question.strip(), self.settings)
+        if fixed is None or fixed.reason != "personal_data":
+            query = prepare_query(question, self.settings)  # empty or symbols only: QueryError
+        if fixed is not None:
+            return Answer(question="" if fixed.reason == "personal_data" else query.text, text=fixed.reply,
+                          abstained=True, reason=fixed.reason, kind=fixed.kind,
+                          latency_ms=(time.perf_counter() - started) * 1000)
+        query = standalone(query, history)
+        # Both renderings of a passage are kept here: the composer drops repeated sentences itself, and
+        # cites the second rendering of a sentence beside the first.
+        config = replace(MODES[DEFAULT_MODE], collapse=False)
+        query, hits = search(self.index(), self.embedder, query, PASSAGES * 2, filters, config)
+        answer = compose(self.index(), self.embedder, query, hits, self.settings)
+        return replace(answer, latency_ms=(time.perf_counter() - started) * 1000)

@@ -20,7 +20,7 @@ import numpy as np
 
 from .embed import Embedder
 from .errors import QueryError
-from .chunk import shingles, split_sentences
+from .chunk import sentence_units, shingles, split_sentences
 from .lexical import LexicalIndex, tokenize
 from .models import Chunk, Hit, Query, Source
 from .query import DocumentNames, expand
@@ -110,7 +110,8 @@ class SearchIndex:
     lexical: LexicalIndex
     names: DocumentNames
     vocabulary: frozenset[str] = field(default_factory=frozenset)
-    _sentences: dict[str, np.ndarray] = field(default_factory=dict)
+    _sentences: dict[str, tuple[list[tuple[int, int]], np.ndarray]] = field(default_factory=dict)
+    _order: dict[str, list[Chunk]] = field(default_factory=dict)
 
     @classmethod
     def open(cls, generation: Generation, lexical_path: Path) -> SearchIndex:
@@ -128,11 +129,27 @@ class SearchIndex:
     def documents(self) -> dict[str, Source]:
         return {c.doc_id: c.source for c in self.chunks.values()}
 
-    def sentence_vectors(self, chunk: Chunk, embedder: Embedder) -> np.ndarray:
-        """Vectors of a passage's sentences, computed on first use and kept."""
-        if chunk.id not in self._sentences:
-            sentences = [chunk.text[s:e] for s, e in split_sentences(chunk.text)] or [chunk.text]
-            self._sentences[chunk.id] = embedder.embed_documents(sentences)
+    def next_chunk(self, chunk: Chunk) -> Chunk | None:
+        """The passage that follows ``chunk`` in its document."""
+        if not self._order:
+            for c in sorted(self.chunks.values(), key=lambda c: (c.doc_id, c.start)):
+                self._order.setdefault(c.doc_id, []).append(c)
+        passages = self._order.get(chunk.doc_id, [])
+        position = next((i for i, c in enumerate(passages) if c.id == chunk.id), None)
+        return passages[position + 1] if position is not None and position + 1 < len(passages) else None
+
+    def sentence_vectors(self, chunk: Chunk, embedder: Embedder) -> tuple[list[tuple[int, int]], np.ndarray]:
+        """A passage's quotable units and their vectors, as stored at ingest (loaded on first use)."""
+        if not self._sentences:
+            grouped: dict[str, list[tuple[int, int, np.ndarray]]] = {}
+            for chunk_id, start, end, vector in self.generation.iter_sentences():
+                grouped.setdefault(chunk_id, []).append((start, end, vector))
+            for chunk_id, rows in grouped.items():
+                rows.sort(key=lambda r: r[0])
+                self._sentences[chunk_id] = ([(a, b) for a, b, _ in rows], np.stack([v for _, _, v in rows]))
+        if chunk.id not in self._sentences:  # not stored (should not happen): compute and keep
+            spans = sentence_units(chunk.text) or [(0, len(chunk.text))]
+            self._sentences[chunk.id] = (spans, embedder.embed_documents([chunk.text[s:e] for s, e in spans]))
         return self._sentences[chunk.id]
 
 
@@ -201,7 +218,7 @@ def _rescore(index: SearchIndex, embedder: Embedder, query: Query, shortlist: li
             heading = set(tokenize(" ".join(chunk.heading_path), bigrams=False))
             scores[chunk_id] += config.heading_bonus * len(words & heading) / len(words)
         if vector is not None:
-            scores[chunk_id] += config.sentence_weight * float((index.sentence_vectors(chunk, embedder) @ vector).max())
+            scores[chunk_id] += config.sentence_weight * float((index.sentence_vectors(chunk, embedder)[1] @ vector).max())
 
 
 def _mmr(index: SearchIndex, shortlist: list[str], scores: dict[str, float], weight: float) -> list[str]:

@@ -33,7 +33,7 @@ DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 #: Bump when loading, cleaning or chunking changes what a passage contains: it is part of
 #: ``index_key()``, so a new parser never mixes its passages with an old parser's.
-PARSER_VERSION = "2"
+PARSER_VERSION = "3"
 
 
 class Settings(BaseSettings):
@@ -93,7 +93,17 @@ class Settings(BaseSettings):
     # --- search (retrieve.py) -----------------------------------------------------------
     search_k: int = Field(10, ge=1, le=100, description="Passages returned by a search when --k is not given.")
     max_query_chars: int = Field(
-        2000, ge=16, description="Longer queries are cut to this many characters (with a note) before embedding."
+        2000, ge=16, description="Longer searches are cut to this many characters (with a note) before embedding."
+    )
+
+    # --- answers (answer.py, guard.py) --------------------------------------------------
+    max_question_chars: int = Field(
+        300, ge=16, description="Longer questions to `ask` get a message asking for the question itself."
+    )
+    answer_words: int = Field(120, ge=20, description="Aim for answers this short; further sentences go to 'more'.")
+    abstain_below: float = Field(
+        0.34, ge=0, le=1, description="Best sentence score under which the assistant says the documents don't "
+        "answer (calibrated on the dev set's answerable and unanswerable questions).",
     )
 
     @field_validator("chroma_url")

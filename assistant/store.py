@@ -89,10 +89,12 @@ def chunk_from_record(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
 
 @dataclass
 class Generation:
-    """A published (or being-built) index: one Chroma collection and its description."""
+    """A published (or being-built) index: the passages collection, with its description, and the
+    vectors of the passages' sentences (what answers quote) in a second collection."""
 
     name: str
-    collection: Any  # chromadb Collection
+    collection: Any  # chromadb Collection of passages
+    sentences: Any  # chromadb Collection of sentence vectors: id "<chunk id>#<start>-<end>"
     location: str
 
     def info(self, key: str) -> IndexInfo:
@@ -151,6 +153,29 @@ class Generation:
         by_id = {cid: chunk_from_record(cid, doc, meta)
                  for cid, doc, meta in zip(batch["ids"], batch["documents"], batch["metadatas"])}
         return [by_id[i] for i in ids if i in by_id]
+
+    def add_sentences(self, spans: Sequence[tuple[str, int, int]], vectors: np.ndarray) -> None:
+        """Store the vectors of sentences, given as (chunk id, start, end) within the passage text."""
+        try:
+            for start in range(0, len(spans), _PAGE):
+                part = spans[start:start + _PAGE]
+                self.sentences.add(ids=[f"{c}#{a}-{b}" for c, a, b in part],
+                                   metadatas=[{"chunk_id": c, "start": a, "end": b} for c, a, b in part],
+                                   embeddings=vectors[start:start + _PAGE])
+        except Exception as exc:
+            raise IndexWriteError(f"Cannot write the new index at {self.location}: {exc}. Free disk space or "
+                                  "make the folder writable; the previous index is still serving.") from exc
+
+    def iter_sentences(self) -> Iterator[tuple[str, int, int, np.ndarray]]:
+        """Every stored sentence vector as (chunk id, start, end, vector), in pages."""
+        offset = 0
+        while True:
+            batch = self.sentences.get(include=["metadatas", "embeddings"], limit=_PAGE, offset=offset)
+            if not batch["ids"]:
+                return
+            for meta, vector in zip(batch["metadatas"], batch["embeddings"]):
+                yield meta["chunk_id"], int(meta["start"]), int(meta["end"]), np.asarray(vector, dtype=np.float32)
+            offset += len(batch["ids"])
 
     def update_metadata(self, chunks: Sequence[Chunk]) -> None:
         """Rewrite the stored metadata of passages already added (their text and vector stay)."""
@@ -225,6 +250,9 @@ class Store:
     def _collection_name(self, generation: str) -> str:
         return f"{self.settings.collection_prefix}-{self.key}-{generation}"
 
+    def _sentences_name(self, generation: str) -> str:
+        return f"{self.settings.collection_prefix}-{self.key}-sentences-{generation}"
+
     def lexical_path(self, generation: str) -> Path:
         """The BM25 index of a generation: inside its folder, or (server mode) a local cache file."""
         if self.remote:
@@ -261,10 +289,13 @@ class Store:
             )
         try:
             if self.remote:
-                collection = self._server_client().get_collection(self._collection_name(name))
+                client = self._server_client()
+                collection = client.get_collection(self._collection_name(name))
+                sentences = client.get_collection(self._sentences_name(name))
                 location = f"{self.settings.chroma_url} collection {collection.name}"
             else:
-                collection = self._embedded_client(name).get_collection("passages")
+                client = self._embedded_client(name)
+                collection, sentences = client.get_collection("passages"), client.get_collection("sentences")
                 location = str(self.home / name)
         except (IndexNotFoundError, StoreUnavailableError):
             raise
@@ -272,7 +303,7 @@ class Store:
             raise IndexNotFoundError(
                 f"The index generation {name} cannot be opened ({exc}). Rebuild it with: levelup ingest"
             ) from exc
-        return Generation(name, collection, location)
+        return Generation(name, collection, sentences, location)
 
     def open_or_none(self) -> Generation | None:
         try:
@@ -319,19 +350,24 @@ class Store:
         configuration = {"hnsw": {"space": "cosine"}}
         try:
             if self.remote:
-                collection = self._server_client().create_collection(
+                client = self._server_client()
+                collection = client.create_collection(
                     self._collection_name(name), embedding_function=None, configuration=configuration)
+                sentences = client.create_collection(
+                    self._sentences_name(name), embedding_function=None, configuration=configuration)
                 location = f"{self.settings.chroma_url} collection {collection.name}"
             else:
                 (self.home / name).mkdir(parents=True)
-                collection = self._embedded_client(name).create_collection(
-                    "passages", embedding_function=None, configuration=configuration)
+                client = self._embedded_client(name)
+                collection = client.create_collection("passages", embedding_function=None, configuration=configuration)
+                sentences = client.create_collection("sentences", embedding_function=None,
+                                                     configuration=configuration)
                 location = str(self.home / name)
         except StoreUnavailableError:
             raise
         except Exception as exc:  # OSError, or Chroma's own "disk I/O error"
             raise _write_error(self, "create a new index", exc) from exc
-        return Generation(name, collection, location)
+        return Generation(name, collection, sentences, location)
 
     def publish(self, generation: Generation, info: dict[str, Any]) -> None:
         """Record what the generation holds, then make it the serving one in one atomic step."""
@@ -387,10 +423,11 @@ class Store:
 
     def _delete(self, name: str) -> None:
         if self.remote:
-            try:
-                self._server_client().delete_collection(self._collection_name(name))
-            except Exception:
-                pass  # already gone
+            for collection in (self._collection_name(name), self._sentences_name(name)):
+                try:
+                    self._server_client().delete_collection(collection)
+                except Exception:
+                    pass  # already gone
             self.lexical_path(name).unlink(missing_ok=True)
             return
         self._release_embedded(name)

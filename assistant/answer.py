@@ -1,0 +1,310 @@
+"""The offline composer: an answer made only of quoted, cited sentences, or an honest "not covered".
+
+Extractive by design, so an answer can never state what its sources don't: every sentence
+of ``Answer.text`` is a sentence of a retrieved passage, copied verbatim and followed by its
+marker. The composer
+
+1. splits the best passages into sentences (and list items);
+2. scores each against the question: meaning (the embedding model), the question's words
+   (weighted by rarity), what the question asks for (an amount, a number, a date, a name), and
+   how well its passage was ranked; a multi-part question is scored part by part;
+3. abstains when even the best sentence scores below ``settings.abstain_below``, showing the
+   nearest passages as "may be related";
+4. otherwise leads with the best sentence, adds the next ones that score close to it (a list
+   for list questions), drops repeats (the same sentence in two renderings), and keeps the
+   answer near ``settings.answer_words`` words, putting the rest under "more".
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .chunk import looks_like_contents, shingles
+from .embed import Embedder
+from .lexical import tokenize
+from .models import Answer, Chunk, Citation, Hit, Query
+from .retrieve import SearchIndex
+from .settings import Settings
+
+PASSAGES = 6  # passages whose sentences are candidates
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    hit: Hit
+    start: int  # offsets in the passage text
+    end: int
+    score: float
+    parts: tuple[float, ...] = ()  # the score against each part of a multi-part question
+
+    @property
+    def text(self) -> str:
+        return self.hit.chunk.text[self.start:self.end]
+
+
+# --- what the question asks for ----------------------------------------------------------
+
+_AMOUNT = re.compile(r"£\s?\d|\d+(?:\.\d+)?\s?(?:(?:bn|m|billion|million|per ?cent)\b|%)", re.I)
+_PERCENT = re.compile(r"\d+(?:\.\d+)?\s?(?:%|per ?cent\b)", re.I)
+_NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|"
+                     r"thirty|forty|fifty|hundred|thousand|dozen)\b", re.I)
+_DATE = re.compile(r"\b(?:19|20)\d{2}\b|\b(?:January|February|March|April|May|June|July|August|September|October|"
+                   r"November|December|spring|summer|autumn|winter)\b", re.I)
+_NAME = re.compile(r"\b[A-Z][\w&'\u2019-]+(?:\s+(?:of|for|and|the|van|von|de|du|la|upon|on)?\s*[A-Z][\w&'\u2019-]*)+")
+
+
+@dataclass(frozen=True, slots=True)
+class Expected:
+    """The kind of fact a question asks for; ``names`` means proper names the question doesn't already use."""
+
+    pattern: re.Pattern[str]
+    question: str
+
+    def met_by(self, sentence: str) -> bool:
+        if self.pattern is not _NAME:
+            return bool(self.pattern.search(sentence))
+        asked = set(tokenize(self.question, bigrams=False))
+        return any(not set(tokenize(m.group(0), bigrams=False)) <= asked for m in _NAME.finditer(sentence))
+
+
+def expected_type(question: str) -> Expected | None:
+    """The kind of fact a question asks for, as a pattern an answering sentence must show."""
+    q = question.lower()
+    pattern = None
+    if re.search(r"\brate\b|\bpercentage\b|\bper ?cent\b", q):
+        pattern = _PERCENT
+    elif re.search(r"\bhow much\b|\b(?:budget|amount|value|cost|worth)\b|£", q):
+        pattern = _AMOUNT
+    elif re.search(r"\bhow many\b|\bwhat (?:number|share|proportion)\b", q):
+        pattern = _NUMBER
+    elif re.search(r"\bwhen\b|\bwhat (?:year|date)\b|\bdeadline\b|\bby when\b", q):
+        pattern = _DATE
+    elif re.search(r"^\s*(?:who\b|which (?:\w+ )?(?:minister|person|people|organisations?|departments?|areas|places|"
+                   r"councils|towns|cities|regions|companies|firms|authorities)\b)", q):
+        pattern = _NAME
+    return Expected(pattern, question) if pattern is not None else None
+
+
+_LIST = re.compile(r"\b(?:what|which) (?:are|were) (?:the )?(?:\d+|two|three|four|five|six|seven|eight|nine|ten|"
+                   r"eleven|twelve)\b|\b(?:list|name) (?:the|all)\b|\bwhat are the\b.*\b(?:missions|pillars|"
+                   r"stages|cases|capitals|areas|funds|priorities)\b|\bwhich of the\b|\bwhat(?:'s| is) planned\b|"
+                   r"\bwhat does .* (?:promise|commit|say) (?:on|about|to)\b", re.I)
+
+
+def is_list_question(question: str) -> bool:
+    return bool(_LIST.search(question))
+
+
+def question_parts(question: str) -> list[str]:
+    """A multi-part question's parts ("... like, and what were their criticisms?")."""
+    parts = [p.strip(" ,?") for p in re.split(r",?\s+and\s+(?=(?:what|how|when|who|which|where|why|by how)\b)|"
+                                             r"\s+-\s+|,\s+and\s+over\b|\s+now and\s+", question, flags=re.I)]
+    parts = [p for p in parts if len(tokenize(p, bigrams=False)) >= 2]
+    return parts if len(parts) > 1 else []
+
+
+# --- scoring -----------------------------------------------------------------------------
+
+def _word_weights(index: SearchIndex, text: str) -> dict[str, float]:
+    n = max(1, len(index.lexical.ids))
+    weights = {}
+    for token in tokenize(text, bigrams=False):
+        df = len(index.lexical.postings.get(token, ()))
+        weights[token] = math.log(1 + n / (1 + df))
+    return weights
+
+
+def _overlap(weights: dict[str, float], sentence: str) -> float:
+    total = sum(weights.values())
+    if not total:
+        return 0.0
+    present = set(tokenize(sentence, bigrams=False))
+    return sum(w for t, w in weights.items() if t in present) / total
+
+
+def _title_echo(sentence: str, title: str) -> bool:
+    """A cover-page line or running title: it repeats the document's main title and says little else."""
+    main = [w for w in tokenize(re.split(r"[(\u2013]", title)[0], bigrams=False) if not w.isdigit()]
+    words = [w for w in tokenize(sentence, bigrams=False) if not w.isdigit()]
+    return bool(main) and set(main) <= set(words) and len(words) <= len(main) + 8
+
+
+def _focus(question: str) -> str | None:
+    """The noun a "which X" question asks for, or the verb of "who X": answers usually say it."""
+    match = re.search(r"^\s*(?:which|what)\s+(?:\w+\s+)?([a-z]{4,})\b|^\s*who\s+([a-z]{4,})\b", question.lower())
+    if not match:
+        return None
+    word = match.group(1) or match.group(2)
+    return None if word in {"does", "will", "have", "were", "there"} else tokenize(word, bigrams=False)[0]
+
+
+def score_sentences(index: SearchIndex, embedder: Embedder, query: Query, hits: Sequence[Hit]) -> list[Candidate]:
+    """Every sentence of the top passages, scored against the question (and each of its parts)."""
+    texts = [query.searched, *question_parts(query.text)]
+    vectors = embedder.embed_documents(texts) if len(texts) > 1 else np.stack([embedder.embed_query(texts[0])])
+    weights = [_word_weights(index, " ".join([t, *query.related])) for t in texts]
+    wanted = expected_type(query.text)
+    focus = _focus(query.text)
+    candidates = []
+    for position, hit in enumerate(hits[:PASSAGES]):
+        spans, matrix = index.sentence_vectors(hit.chunk, embedder)
+        similarities = matrix @ vectors.T  # sentences x (question, parts)
+        prior = 0.08 / (1 + position)
+        for row, (start, end) in enumerate(spans):
+            sentence = hit.chunk.text[start:end]
+            values = [0.55 * float(similarities[row, column]) + 0.35 * _overlap(weights[column], sentence)
+                      for column in range(len(texts))]
+            adjust = prior
+            if wanted is not None:
+                adjust += 0.06 if wanted.met_by(sentence) else -0.06
+            if focus and focus in tokenize(sentence, bigrams=False):
+                adjust += 0.05
+            if looks_like_contents(sentence) or re.search(r"\bContents\b", sentence) or \
+                    _title_echo(sentence, hit.chunk.source.title):
+                adjust -= 0.3  # a contents line or a title page names things; it states nothing
+            best = max([values[0], *[0.95 * v for v in values[1:]]])
+            candidates.append(Candidate(hit, start, end, best + adjust, tuple(v + adjust for v in values[1:])))
+    candidates.sort(key=lambda c: -c.score)
+    return candidates
+
+
+# --- composing ---------------------------------------------------------------------------
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+def _same(a: set[str], b: set[str]) -> bool:
+    return len(a & b) >= 0.6 * max(1, min(len(a), len(b)))
+
+
+def compose(index: SearchIndex, embedder: Embedder, query: Query, hits: Sequence[Hit], settings: Settings) -> Answer:
+    """An answer to ``query`` from ``hits``, every sentence quoted and cited; or an abstention."""
+    if not hits:
+        return _abstain(query, hits, "The documents I have don't answer that: nothing in them matches the question.")
+    candidates = score_sentences(index, embedder, query, hits)
+    if not candidates or candidates[0].score < settings.abstain_below:
+        return _abstain(query, hits, "The documents I have don't answer that. The closest passages are below, "
+                                     "in case they help.")
+    listing = is_list_question(query.text)
+    wanted = expected_type(query.text)
+    if wanted is not None and not listing and not wanted.met_by(candidates[0].text):
+        return _abstain(query, hits, "The documents I have don't give that: the passages closest to your "
+                                     "question don't state it. They are below, in case they help.")
+    chosen, renderings = _pick(candidates, listing, settings)
+    if listing:
+        chosen = _follow_list(index, embedder, chosen, 8)
+    margin = 0.16 if listing else 0.08
+    main, more = _within_budget(chosen, candidates[0].score - margin, 8 if listing else 4, settings.answer_words)
+
+    citations: list[Citation] = []
+    lines: list[str] = []
+    extra: list[str] = []
+    for group, out in ((main, lines), (more, extra)):
+        for candidate in group:
+            markers = []
+            for source in [candidate, *renderings.get(id(candidate), [])]:
+                citation = Citation.of(len(citations) + 1, source.hit.chunk, source.text)
+                citations.append(citation)
+                markers.append(f"[{citation.n}]")
+            sentence = re.sub(r"^[\u2022\u25cf\u25aa\u00b7\-\s]+", "", " ".join(candidate.text.split()))
+            out.append(f"- {sentence} {''.join(markers)}" if listing else f"{sentence} {''.join(markers)}")
+    text = "\n".join(lines) if listing else " ".join(lines)
+    return Answer(question=query.text, text=text, citations=tuple(citations), kind="list" if listing else "answer",
+                  more=tuple(extra), notes=query.notes, trace=tuple(hits))
+
+
+def _pick(candidates: list[Candidate], listing: bool,
+          settings: Settings) -> tuple[list[Candidate], dict[int, list[Candidate]]]:
+    """The best sentences, each once: a repeat in another document becomes a second citation of it.
+
+    For a multi-part question, the best sentence for each part is kept even when it scores
+    below the lead (but above the abstention line).
+    """
+    best = candidates[0].score
+    margin, limit = (0.16, 8) if listing else (0.08, 4)
+    chosen: list[Candidate] = []
+    grams: list[set[str]] = []
+    renderings: dict[int, list[Candidate]] = {}
+    for candidate in candidates:
+        if len(chosen) >= limit + 4 or candidate.score < max(settings.abstain_below, best - margin - 0.06):
+            break
+        if _words(candidate.text) < 4:
+            continue
+        mine = shingles(candidate.text)
+        twin = next((c for c, g in zip(chosen, grams) if _same(mine, g)), None)
+        if twin is not None:  # the same sentence again
+            if twin.hit.chunk.doc_id != candidate.hit.chunk.doc_id and not renderings.get(id(twin)):
+                renderings[id(twin)] = [candidate]  # ... in another rendering: cite it too
+            continue
+        chosen.append(candidate)
+        grams.append(mine)
+    parts = len(candidates[0].parts)
+    for part in range(parts):
+        served = max(candidates, key=lambda c: c.parts[part])
+        if served.parts[part] >= settings.abstain_below and all(
+                not _same(shingles(served.text), g) for g in grams):
+            chosen.insert(min(len(chosen), 1 + part), served)
+            grams.insert(min(len(grams), 1 + part), shingles(served.text))
+    return chosen, renderings
+
+
+_COUNT_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+                "eleven": 11, "twelve": 12}
+_ANNOUNCES = re.compile(r"\b(\d{1,2}|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\s+(?:[\w-]+\s+){0,3}"
+                        r"(?:pillars|missions|stages|cases|areas|capitals|priorities|steps|ways|themes|objectives|"
+                        r"principles|elements|parts|questions)\b", re.I)
+_ENUMERATOR = re.compile(r"^(?:[\u2022\u25cf\u25aa\u00b7-]|\(?[a-z0-9]{1,2}[.)]|First|Second|Third|Fourth|Fifth|"
+                         r"Sixth|Seventh|Eighth|Ninth|Tenth|Finally|Lastly)\b", re.I)
+
+
+def _follow_list(index: SearchIndex, embedder: Embedder, chosen: list[Candidate], limit: int) -> list[Candidate]:
+    """When the best sentence introduces a list ("based on five pillars.", "...:", a heading), the list is
+    the units after it, in document order, running on into the next passage if needed; when some of
+    them are enumerated ("First, ...", bullets), only those."""
+    top = chosen[0]
+    text = " ".join(top.text.split())
+    count = _ANNOUNCES.search(text)
+    heading_like = not re.search(r"[.!?;]$", text) and len(text.split()) <= 24
+    if not (count or text.endswith(":") or heading_like):
+        return chosen
+    wanted = limit
+    if count:
+        word = count.group(1).lower()
+        wanted = min(limit, int(word) if word.isdigit() else _COUNT_WORDS[word])
+    following: list[Candidate] = []
+    chunk: Chunk | None = top.hit.chunk
+    after = top.end
+    while chunk is not None and len(following) < 3 * wanted:
+        spans, _ = index.sentence_vectors(chunk, embedder)
+        hit = top.hit if chunk is top.hit.chunk else Hit(chunk, top.hit.score, top.hit.rank)
+        following += [Candidate(hit, a, b, top.score) for a, b in spans
+                      if a >= after and len(chunk.text[a:b].split()) >= 3]
+        chunk, after = index.next_chunk(chunk), 0
+    enumerated = [c for c in following if _ENUMERATOR.match(c.text.strip())]
+    items = (enumerated if len(enumerated) >= 2 else following)[:wanted]
+    items = [Candidate(c.hit, c.start, c.end, top.score - 0.01 * (i + 1)) for i, c in enumerate(items)]
+    return [top, *items, *[c for c in chosen[1:] if all(c.text != i.text for i in items)]]
+
+
+def _within_budget(chosen: list[Candidate], floor: float, limit: int,
+                   budget: int) -> tuple[list[Candidate], list[Candidate]]:
+    main: list[Candidate] = []
+    words = 0
+    for candidate in chosen:
+        fits = not main or (words + _words(candidate.text) <= budget and len(main) < limit
+                            and candidate.score >= floor)
+        if fits:
+            main.append(candidate)
+            words += _words(candidate.text)
+    return main, [c for c in chosen if c not in main][:4]
+
+
+def _abstain(query: Query, hits: Sequence[Hit], text: str, reason: str = "not_covered") -> Answer:
+    return Answer(question=query.text, text=text, abstained=True, reason=reason, kind="abstain",
+                  related=tuple(hits[:3]), notes=query.notes, trace=tuple(hits))

@@ -1,0 +1,103 @@
+"""What is not a question for the documents, and the short fixed reply it gets.
+
+Checked before any retrieval: a question with personal data is refused (and never stored or
+logged), one that is too long gets the limit, instructions inside a question ("ignore your
+instructions...") are treated as text and answered with what the assistant does, greetings
+and thanks get a greeting, requests for advice or opinions get a pointer to what the
+documents say. Everything else goes on to retrieval.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .settings import Settings
+
+EXAMPLES = ("What are the 12 missions?", "How much is the UK Shared Prosperity Fund worth?",
+            "We're a small firm in Bolton: what applies to us?")
+_EXAMPLES = "; ".join(f"\u201c{e}\u201d" for e in EXAMPLES)
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A question that gets a fixed reply instead of an answer from the documents."""
+
+    reason: str  # personal_data, too_long, injection, off_task, greeting, thanks, advice
+    reply: str
+    kind: str = "refusal"  # or "smalltalk"
+
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_PHONE = re.compile(r"(?<![\w£$.])(?:\+44\s?\(?0?\)?\s?|\(?0)\d{2,4}\)?[\s-]?\d{3,4}[\s-]?\d{3,4}(?![\w%])")
+_NINO = re.compile(r"\b(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D]\b",
+                   re.I)
+_CARD = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def personal_data(text: str) -> str | None:
+    """The kind of personal data in ``text`` (for the refusal message), or None."""
+    if _EMAIL.search(text):
+        return "an email address"
+    if _NINO.search(text):
+        return "a National Insurance number"
+    for match in _CARD.finditer(text):
+        digits = re.sub(r"\D", "", match.group(0))
+        if 13 <= len(digits) <= 19 and _luhn(digits):
+            return "a payment card number"
+    if _PHONE.search(text):
+        return "a phone number"
+    return None
+
+
+_INJECTION = re.compile(
+    r"\b(?:ignore|disregard|forget|override|bypass)\b.{0,40}\b(?:instructions?|prompts?|rules|guidelines|"
+    r"above|previous|everything)\b|system prompt|your (?:instructions|prompt|rules|configuration)|"
+    r"\b(?:you are now|act as|pretend (?:to be|you are)|jailbreak|developer mode|do anything now)\b", re.I)
+_OFF_TASK = re.compile(r"\b(?:write|compose|tell|give|make)\b.{0,20}\b(?:poem|song|story|joke|limerick|haiku|"
+                       r"essay|rap|sonnet|recipe)s?\b|\btranslate\b|\b(?:code|script) (?:in|for)\b", re.I)
+_GREETING = re.compile(r"^(?:hi|hello|hey|hiya|howdy|good (?:morning|afternoon|evening)|greetings)\b[\s\w,!.?]{0,20}$",
+                       re.I)
+_THANKS = re.compile(r"^(?:thanks|thank you|thank u|cheers|ta|great,? thanks|many thanks)\b.{0,40}$", re.I)
+_ADVICE = re.compile(r"\b(?:should (?:i|we|my|our)|what do you think|your (?:view|opinion|advice)|"
+                     r"do you (?:think|believe|agree|like)|would you (?:recommend|advise)|is it (?:worth|a good idea)|"
+                     r"which (?:one )?is better|who should i vote)\b", re.I)
+
+
+def route(question: str, settings: Settings) -> Route | None:
+    """A fixed reply for ``question``, or None when it should be answered from the documents."""
+    found = personal_data(question)
+    if found:
+        return Route("personal_data", f"Your question seems to contain {found}. I don't need personal details to "
+                     "answer, so I haven't used or stored it. Please ask again without it.")
+    limit = settings.max_question_chars
+    if len(question) > limit:
+        return Route("too_long", f"Your question is {len(question):,} characters long; the limit is {limit}. "
+                     "Please ask the question itself in a sentence or two.")
+    if _INJECTION.search(question):
+        return Route("injection", "I can't follow instructions given inside a question. I answer questions about "
+                     "the Levelling Up White Paper and related documents, quoting the passages each answer rests "
+                     f"on. Try, for example: {_EXAMPLES}.")
+    if _OFF_TASK.search(question):
+        return Route("off_task", "That isn't something I do: I answer questions about the Levelling Up White "
+                     f"Paper and related documents, with the passages they rest on. Try: {_EXAMPLES}.")
+    if _GREETING.match(question.strip()):
+        return Route("greeting", "Hello! Ask me about the Levelling Up White Paper and related documents: its "
+                     f"missions, funds, devolution and what applies where. For example: {_EXAMPLES}.", "smalltalk")
+    if _THANKS.match(question.strip()):
+        return Route("thanks", "You're welcome. Ask another question whenever you like.", "smalltalk")
+    if _ADVICE.search(question):
+        return Route("advice", "I can't give advice or opinions, or say what you should do. I can show what the "
+                     "documents say: ask about a fund, a programme or a place, for example "
+                     "\u201cWhat is the UK Shared Prosperity Fund for?\u201d")
+    return None
