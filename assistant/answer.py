@@ -51,7 +51,7 @@ class Candidate:
 
 _AMOUNT = re.compile(r"£\s?\d|\d+(?:\.\d+)?\s?(?:(?:bn|m|billion|million|per ?cent)\b|%)", re.I)
 _PERCENT = re.compile(r"\d+(?:\.\d+)?\s?(?:%|per ?cent\b)", re.I)
-_NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|"
+_NUMBER = re.compile(r"\b(?!(?:19|20)\d\d\b)\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|"
                      r"thirty|forty|fifty|hundred|thousand|dozen)\b", re.I)
 _DATE = re.compile(r"\b(?:19|20)\d{2}\b|\b(?:January|February|March|April|May|June|July|August|September|October|"
                    r"November|December|spring|summer|autumn|winter)\b", re.I)
@@ -80,7 +80,7 @@ def expected_type(question: str) -> Expected | None:
         pattern = _PERCENT
     elif re.search(r"\bhow much\b|\b(?:budget|amount|value|cost|worth)\b|£", q):
         pattern = _AMOUNT
-    elif re.search(r"\bhow many\b|\bwhat (?:number|share|proportion)\b", q):
+    elif re.search(r"\bhow many\b|\bwhat (?:number|share|proportion)\b|\btarget\b", q):
         pattern = _NUMBER
     elif re.search(r"\bwhen\b|\bwhat (?:year|date)\b|\bdeadline\b|\bby when\b", q):
         pattern = _DATE
@@ -104,7 +104,7 @@ def question_parts(question: str) -> list[str]:
     """A multi-part question's parts ("... like, and what were their criticisms?")."""
     parts = [p.strip(" ,?") for p in re.split(r",?\s+and\s+(?=(?:what|how|when|who|which|where|why|by how)\b)|"
                                              r"\s+-\s+|,\s+and\s+over\b|\s+now and\s+", question, flags=re.I)]
-    parts = [p for p in parts if len(tokenize(p, bigrams=False)) >= 2]
+    parts = [p for p in parts if tokenize(p, bigrams=False)]
     return parts if len(parts) > 1 else []
 
 
@@ -119,11 +119,13 @@ def _word_weights(index: SearchIndex, text: str) -> dict[str, float]:
     return weights
 
 
-def _overlap(weights: dict[str, float], sentence: str) -> float:
+def _overlap(weights: dict[str, float], sentence: str, context: set[str] = frozenset()) -> float:
+    """Share of the question's (rarity-weighted) words the sentence has; ``context`` words (its
+    document's title) count as present: a sentence of the West Midlands skills agreement is about it."""
     total = sum(weights.values())
     if not total:
         return 0.0
-    present = set(tokenize(sentence, bigrams=False))
+    present = set(tokenize(sentence, bigrams=False)) | context
     return sum(w for t, w in weights.items() if t in present) / total
 
 
@@ -132,6 +134,29 @@ def _title_echo(sentence: str, title: str) -> bool:
     main = [w for w in tokenize(re.split(r"[(\u2013]", title)[0], bigrams=False) if not w.isdigit()]
     words = [w for w in tokenize(sentence, bigrams=False) if not w.isdigit()]
     return bool(main) and set(main) <= set(words) and len(words) <= len(main) + 8
+
+
+_AUTHORSHIP = re.compile(r"\bwho (?:wrote|authored|signed|is the author)|\b(?:wrote|signed|author of) (?:the |this )?"
+                         r"(?:foreword|preface|post|blog|article|paper|report|introduction)\b", re.I)
+_BYLINE = re.compile(r"^[A-Z][a-z]+(?:\s+[A-Z][a-z'-]+){1,3}\s+(?:the\s+)?(?:Rt Hon\s+)?(?:Minister|Secretary|Head|Director|"
+                     r"Chief|Chair|CEO|President|Professor|Lord|Baroness|Mayor|Leader|Permanent|Parliamentary)\b")
+
+
+_NUMBER_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+                 "twelve"]
+
+
+def _counted(question: str) -> re.Pattern[str] | None:
+    """ "the six stages", "5 pillars": a pattern for the same count and noun in a sentence (digit or word)."""
+    match = re.search(r"\b(\d{1,2}|" + "|".join(_NUMBER_WORDS[2:]) + r")\s+(?:[a-z-]+\s+){0,2}?([a-z]{2,}s)\b",
+                      question.lower())
+    if not match:
+        return None
+    number = match.group(1)
+    value = int(number) if number.isdigit() else _NUMBER_WORDS.index(number)
+    forms = {str(value), _NUMBER_WORDS[value] if value < len(_NUMBER_WORDS) else str(value)}
+    noun = re.escape(match.group(2).rstrip("s"))
+    return re.compile(rf"\b(?:{'|'.join(forms)})\s+(?:[\w\u2018\u2019'-]+\s+){{0,3}}[\u2018\u2019']?{noun}", re.I)
 
 
 def _focus(question: str) -> str | None:
@@ -150,20 +175,27 @@ def score_sentences(index: SearchIndex, embedder: Embedder, query: Query, hits: 
     weights = [_word_weights(index, " ".join([t, *query.related])) for t in texts]
     wanted = expected_type(query.text)
     focus = _focus(query.text)
+    authorship = bool(_AUTHORSHIP.search(query.text))
+    counted = _counted(query.text)
     candidates = []
     for position, hit in enumerate(hits[:PASSAGES]):
         spans, matrix = index.sentence_vectors(hit.chunk, embedder)
         similarities = matrix @ vectors.T  # sentences x (question, parts)
+        context = set(tokenize(hit.chunk.source.title, bigrams=False))
         prior = 0.08 / (1 + position)
         for row, (start, end) in enumerate(spans):
             sentence = hit.chunk.text[start:end]
-            values = [0.55 * float(similarities[row, column]) + 0.35 * _overlap(weights[column], sentence)
+            values = [0.55 * float(similarities[row, column]) + 0.35 * _overlap(weights[column], sentence, context)
                       for column in range(len(texts))]
             adjust = prior
             if wanted is not None:
                 adjust += 0.06 if wanted.met_by(sentence) else -0.06
             if focus and focus in tokenize(sentence, bigrams=False):
                 adjust += 0.05
+            if counted and counted.search(sentence):
+                adjust += 0.1  # "the six stages" asked, "six stages: ..." found
+            if authorship and _BYLINE.match(" ".join(sentence.split())) and len(sentence.split()) <= 20:
+                adjust += 0.3  # "who wrote ...?": a signature or byline ("Jesse Norman Minister of State ...")
             if looks_like_contents(sentence) or re.search(r"\bContents\b", sentence) or \
                     _title_echo(sentence, hit.chunk.source.title):
                 adjust -= 0.3  # a contents line or a title page names things; it states nothing
@@ -192,14 +224,21 @@ def compose(index: SearchIndex, embedder: Embedder, query: Query, hits: Sequence
         return _abstain(query, hits, "The documents I have don't answer that. The closest passages are below, "
                                      "in case they help.")
     listing = is_list_question(query.text)
+    candidates = [_with_followers(index, embedder, c) for c in candidates[:24]] + candidates[24:]
     wanted = expected_type(query.text)
     if wanted is not None and not listing and not wanted.met_by(candidates[0].text):
-        return _abstain(query, hits, "The documents I have don't give that: the passages closest to your "
-                                     "question don't state it. They are below, in case they help.")
+        # The lead doesn't state what was asked (an amount, a date...): a close second that does may lead;
+        # a name is too easy to find by chance, so for "who/which ..." the lead must have it.
+        second = next((c for c in candidates[1:4] if wanted.met_by(c.text)
+                       and c.score >= candidates[0].score - 0.05), None)
+        if second is None or wanted.pattern is _NAME:
+            return _abstain(query, hits, "The documents I have don't give that: the passages closest to your "
+                                         "question don't state it. They are below, in case they help.")
+        candidates = [second, *[c for c in candidates if c is not second]]
     chosen, renderings = _pick(candidates, listing, settings)
     if listing:
         chosen = _follow_list(index, embedder, chosen, 8)
-    margin = 0.16 if listing else 0.08
+    margin = 0.16 if listing else 0.11
     main, more = _within_budget(chosen, candidates[0].score - margin, 8 if listing else 4, settings.answer_words)
 
     citations: list[Citation] = []
@@ -219,6 +258,33 @@ def compose(index: SearchIndex, embedder: Embedder, query: Query, hits: Sequence
                   more=tuple(extra), notes=query.notes, trace=tuple(hits))
 
 
+_ANAPHORA = re.compile(r"^(?:[\"\u201c]?(?:This|These|That|Those|It|Its|They|Their|There[\u2019']s|There is|"
+                       r"In England, this|Such|Here)\b)")
+
+
+def _with_followers(index: SearchIndex, embedder: Embedder, candidate: Candidate) -> Candidate:
+    """Extend a sentence with the ones right after it in its paragraph that lean on it.
+
+    "Education By 2030, the number ... will have significantly increased. In England, this will
+    mean 90% of children ..." - the second sentence only makes sense with the first, and the
+    quote must show both. Up to two followers that open with "This", "It", "There's"... join.
+    """
+    spans, _ = index.sentence_vectors(candidate.hit.chunk, embedder)
+    text = candidate.hit.chunk.text
+    end = candidate.end
+    for start, stop in spans:
+        if start < end or stop - candidate.start > 900:
+            continue
+        gap = text[end:start]
+        if "\n\n" in gap or gap.strip() or not _ANAPHORA.match(text[start:stop].strip()):
+            break
+        end = stop
+        if end - candidate.end > 400:
+            break
+    return candidate if end == candidate.end else Candidate(candidate.hit, candidate.start, end, candidate.score,
+                                                            candidate.parts)
+
+
 def _pick(candidates: list[Candidate], listing: bool,
           settings: Settings) -> tuple[list[Candidate], dict[int, list[Candidate]]]:
     """The best sentences, each once: a repeat in another document becomes a second citation of it.
@@ -227,7 +293,7 @@ def _pick(candidates: list[Candidate], listing: bool,
     below the lead (but above the abstention line).
     """
     best = candidates[0].score
-    margin, limit = (0.16, 8) if listing else (0.08, 4)
+    margin, limit = (0.16, 8) if listing else (0.11, 4)
     chosen: list[Candidate] = []
     grams: list[set[str]] = []
     renderings: dict[int, list[Candidate]] = {}
@@ -237,6 +303,11 @@ def _pick(candidates: list[Candidate], listing: bool,
         if _words(candidate.text) < 4:
             continue
         mine = shingles(candidate.text)
+        inner = next((i for i, c in enumerate(chosen) if c.hit.chunk.id == candidate.hit.chunk.id
+                      and candidate.start <= c.start and c.end <= candidate.end), None)
+        if inner is not None:  # the same sentence with the one before it that it leans on: keep the whole
+            chosen[inner], grams[inner] = candidate, mine
+            continue
         twin = next((c for c, g in zip(chosen, grams) if _same(mine, g)), None)
         if twin is not None:  # the same sentence again
             if twin.hit.chunk.doc_id != candidate.hit.chunk.doc_id and not renderings.get(id(twin)):
@@ -259,14 +330,18 @@ _COUNT_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7
 _ANNOUNCES = re.compile(r"\b(\d{1,2}|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\s+(?:[\w-]+\s+){0,3}"
                         r"(?:pillars|missions|stages|cases|areas|capitals|priorities|steps|ways|themes|objectives|"
                         r"principles|elements|parts|questions)\b", re.I)
-_ENUMERATOR = re.compile(r"^(?:[\u2022\u25cf\u25aa\u00b7-]|\(?[a-z0-9]{1,2}[.)]|First|Second|Third|Fourth|Fifth|"
+_ENUMERATOR = re.compile(r"^(?:[\u2022\u25cf\u25aa\u00b7-]|\(?[a-z0-9]{1,2}[.)](?!\d)|First|Second|Third|Fourth|Fifth|"
                          r"Sixth|Seventh|Eighth|Ninth|Tenth|Finally|Lastly)\b", re.I)
 
 
 def _follow_list(index: SearchIndex, embedder: Embedder, chosen: list[Candidate], limit: int) -> list[Candidate]:
-    """When the best sentence introduces a list ("based on five pillars.", "...:", a heading), the list is
-    the units after it, in document order, running on into the next passage if needed; when some of
-    them are enumerated ("First, ...", bullets), only those."""
+    """When the best sentence introduces a list, the list is what follows it, in document order.
+
+    "... is based on five mutually reinforcing pillars." announces a count: the items are the
+    enumerated units after it ("First, ...", "Second, ...", bullets), however far on they run.
+    A heading ("Restore a sense of community, ...") or a line ending in ":" is followed by its
+    items up to the next heading-like line.
+    """
     top = chosen[0]
     text = " ".join(top.text.split())
     count = _ANNOUNCES.search(text)
@@ -280,14 +355,25 @@ def _follow_list(index: SearchIndex, embedder: Embedder, chosen: list[Candidate]
     following: list[Candidate] = []
     chunk: Chunk | None = top.hit.chunk
     after = top.end
-    while chunk is not None and len(following) < 3 * wanted:
+    section = top.hit.chunk.heading_path[:1]
+    while chunk is not None and len(following) < 60:
         spans, _ = index.sentence_vectors(chunk, embedder)
         hit = top.hit if chunk is top.hit.chunk else Hit(chunk, top.hit.score, top.hit.rank)
-        following += [Candidate(hit, a, b, top.score) for a, b in spans
-                      if a >= after and len(chunk.text[a:b].split()) >= 3]
+        following += [Candidate(hit, a, b, top.score) for a, b in spans if a >= after]
         chunk, after = index.next_chunk(chunk), 0
-    enumerated = [c for c in following if _ENUMERATOR.match(c.text.strip())]
-    items = (enumerated if len(enumerated) >= 2 else following)[:wanted]
+        if chunk is not None and chunk.heading_path[:1] != section:
+            break  # a list does not run on into another chapter
+    if count:
+        enumerated = [c for c in following if _ENUMERATOR.match(c.text.strip())]
+        items = (enumerated if len(enumerated) >= 2 else following)[:wanted]
+    else:
+        items = []
+        for c in following[: 3 * wanted]:
+            piece = " ".join(c.text.split())
+            if items and not re.search(r"[.!?;:]$", piece) and len(piece.split()) <= 24:
+                break  # the next heading: the list is over
+            items.append(c)
+        items = items[:wanted]
     items = [Candidate(c.hit, c.start, c.end, top.score - 0.01 * (i + 1)) for i, c in enumerate(items)]
     return [top, *items, *[c for c in chosen[1:] if all(c.text != i.text for i in items)]]
 

@@ -90,7 +90,8 @@ def sentence_units(text: str) -> list[tuple[int, int]]:
             start = pending
         piece = text[start:end].strip()
         short = (len(piece) < 40 and not re.search(r"[.!?:;]$", piece)) or len(piece.split()) < 6
-        if short and not re.search(r"\d$", piece) and (start, end) != units[-1]:
+        item = re.match(r"[\u2022\u25cf\u25aa\u00b7\-]\s", piece)  # a list item is whole however short
+        if short and not item and not re.search(r"\d$", piece) and (start, end) != units[-1]:
             pending = start  # joins the next unit: a name with its title, a term with its definition
             continue
         pending = None

@@ -213,6 +213,9 @@ class _HeadingHints:
         key = squash(line)
         if page in self.skip_pages or len(key) < 4 or len(line) > 160 or line.endswith("."):
             return False
+        numbered = re.match(r"(.*\D)\s\d{1,3}$", line)
+        if numbered and squash(numbered.group(1)) in self.entries:
+            return False  # "Careers 7": a contents entry, not the heading itself
         if continuing:
             return key in self.joined
         if not re.match(r"[A-Z0-9]", line):
@@ -248,8 +251,11 @@ def _paragraphs(pages: list[list[str]], width: float, hints: _HeadingHints) -> l
             if line:
                 lines.append((page_index, line, blank))
             blank = not line and any(p == page_index for p, _, _ in lines[-1:])
-    short = [len(line) <= 25 and not _BULLET.match(line) for _, line, _ in lines]
-    aside = [any(all(short[j:j + 3]) and j + 3 <= len(short) for j in range(max(0, i - 2), i + 1))
+    # A run of three or more very short lines is one block: a pull quote ("The UK" / "Government is"),
+    # or the cells of a table row. Contents entries ("Careers 7") are not short lines: each is its own.
+    short = [len(line) <= 25 and not _BULLET.match(line) and not re.search(r"\s\d{1,3}$", line)
+             for _, line, _ in lines]
+    aside = [any(j + 3 <= len(short) and all(short[j:j + 3]) for j in range(max(0, i - 2), i + 1))
              for i in range(len(lines))]
     blocks: list[_Block] = []
     current: list[tuple[int, str]] = []

@@ -20,7 +20,7 @@ import numpy as np
 
 from .embed import Embedder
 from .errors import QueryError
-from .chunk import sentence_units, shingles, split_sentences
+from .chunk import looks_like_contents, sentence_units, shingles, split_sentences
 from .lexical import LexicalIndex, tokenize
 from .models import Chunk, Hit, Query, Source
 from .query import DocumentNames, expand
@@ -80,6 +80,7 @@ class RetrievalConfig:
     rrf_k: int = 60
     route_bonus: float = 0.1  # added to the fused score of passages from a document the question names
     candidates: int = 100  # passages taken from each of dense and lexical before fusing
+    contents_penalty: float = 0.1  # taken off passages that are mostly a contents list
     # Extra stages, measured in `levelup eval --compare` and off by default: none beat the above on dev.
     heading_bonus: float = 0.0  # added per share of the question's words found in the section path
     mmr_lambda: float | None = None  # maximal marginal relevance: relevance weight against novelty
@@ -110,6 +111,7 @@ class SearchIndex:
     lexical: LexicalIndex
     names: DocumentNames
     vocabulary: frozenset[str] = field(default_factory=frozenset)
+    contents: frozenset[str] = field(default_factory=frozenset)  # ids of passages that are contents lists
     _sentences: dict[str, tuple[list[tuple[int, int]], np.ndarray]] = field(default_factory=dict)
     _order: dict[str, list[Chunk]] = field(default_factory=dict)
 
@@ -124,7 +126,8 @@ class SearchIndex:
             lexical.save(lexical_path)
         sources: dict[str, Source] = {c.doc_id: c.source for c in chunks.values()}
         words = {w for c in chunks.values() for w in re.findall(r"[a-z0-9&]+", c.text.lower())}
-        return cls(generation, chunks, lexical, DocumentNames(sources.values()), frozenset(words))
+        contents = frozenset(c.id for c in chunks.values() if looks_like_contents(c.text))
+        return cls(generation, chunks, lexical, DocumentNames(sources.values()), frozenset(words), contents)
 
     def documents(self) -> dict[str, Source]:
         return {c.doc_id: c.source for c in self.chunks.values()}
@@ -181,6 +184,10 @@ def search(index: SearchIndex, embedder: Embedder, query: Query, k: int, filters
     dense_rank = {c: r for r, c in enumerate(sorted(dense, key=lambda c: -dense[c])[:pool], 1)}
     lexical_rank = {c: r for r, c in enumerate(sorted(lexical, key=lambda c: -lexical[c])[:pool], 1)}
     scores = _fuse(dense, lexical, dense_rank, lexical_rank, config)
+
+    for chunk_id in scores:
+        if chunk_id in index.contents:
+            scores[chunk_id] -= config.contents_penalty  # a contents list names sections, answers nothing
 
     named = index.names.named_in(query.text) if config.route_documents else set()
     bonus = config.route_bonus if config.fusion == "weighted" else config.route_bonus / (config.rrf_k + 1) * 10
