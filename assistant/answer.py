@@ -26,6 +26,7 @@ import numpy as np
 
 from .chunk import looks_like_contents, shingles
 from .embed import Embedder
+from .layout import readable
 from .lexical import tokenize
 from .models import Answer, Chunk, Citation, Hit, Query
 from .retrieve import SearchIndex
@@ -248,10 +249,10 @@ def compose(index: SearchIndex, embedder: Embedder, query: Query, hits: Sequence
         for candidate in group:
             markers = []
             for source in [candidate, *renderings.get(id(candidate), [])]:
-                citation = Citation.of(len(citations) + 1, source.hit.chunk, source.text)
+                citation = Citation.of(len(citations) + 1, source.hit.chunk, source.start, source.end)
                 citations.append(citation)
                 markers.append(f"[{citation.n}]")
-            sentence = re.sub(r"^[\u2022\u25cf\u25aa\u00b7\-\s]+", "", " ".join(candidate.text.split()))
+            sentence = re.sub(r"^[\u2022\u25cf\u25aa\u00b7\-\s]+", "", readable(candidate.text))
             out.append(f"- {sentence} {''.join(markers)}" if listing else f"{sentence} {''.join(markers)}")
     text = "\n".join(lines) if listing else " ".join(lines)
     return Answer(question=query.text, text=text, citations=tuple(citations), kind="list" if listing else "answer",

@@ -68,37 +68,60 @@ def looks_like_contents(text: str) -> bool:
     return entries >= 2 and entries * 8 >= len(text.split())
 
 
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
 _INLINE_BULLET = re.compile(r"\s(?=[\u2022\u25cf\u25aa\u00b7]\s)")
 
 
-def sentence_units(text: str) -> list[tuple[int, int]]:
+def sentence_units(text: str, breaks: Sequence[int] = ()) -> list[tuple[int, int]]:
     """The quotable units of a passage: sentences and list items, as (start, end) offsets.
 
+    Units never run across a page break (``breaks``), so every quote can be cited to its page.
     A short line without a full stop ("Matt Robinson", a table label) or a very short sentence
     ("UK Shared Prosperity Fund.") joins the unit after it, so a name stays with the title under
     it and a glossary term with its definition. A contents entry ("Careers 7") never joins.
     """
+    def breaks_between(end: int, start: int) -> bool:
+        return any(end <= b <= start for b in breaks)
+
     units: list[tuple[int, int]] = []
     for paragraph in re.finditer(r"[^\n]+(?:\n(?!\n)[^\n]+)*", text):
         for start, end in split_sentences(paragraph.group(0), paragraph.start()):
             cuts = [start] + [start + m.end() for m in _INLINE_BULLET.finditer(text[start:end])] + [end]
-            units.extend((a, b) for a, b in zip(cuts, cuts[1:]) if text[a:b].strip())
+            cuts = sorted(set(cuts) | {b for b in breaks if start < b < end})  # a quote stays on one page
+            units.extend(_trim(text, a, b) for a, b in zip(cuts, cuts[1:]) if text[a:b].strip())
+    def item(span: tuple[int, int]) -> bool:
+        return bool(re.match(r"[\u2022\u25cf\u25aa\u00b7\-]\s", text[span[0]:span[1]]))
+
     merged: list[tuple[int, int]] = []
     pending: int | None = None
-    for start, end in units:
+    for i, (start, end) in enumerate(units):
+        own = text[start:end].strip()
         if pending is not None:
             start = pending
-        piece = text[start:end].strip()
-        short = (len(piece) < 40 and not re.search(r"[.!?:;]$", piece)) or len(piece.split()) < 6
-        item = re.match(r"[\u2022\u25cf\u25aa\u00b7\-]\s", piece)  # a list item is whole however short
-        if short and not item and not re.search(r"\d$", piece) and (start, end) != units[-1]:
-            pending = start  # joins the next unit: a name with its title, a term with its definition
+        short = (len(own) < 40 and not re.search(r"[.!?:;]$", own)) or len(own.split()) < 6
+        # Joins the next unit (a name with its title, a glossary term "• X." with its definition), unless it
+        # is a contents entry ("Careers 7") or a list item ("• Transport data", or one before the next item).
+        followed_by_item = i + 1 < len(units) and item(units[i + 1])
+        lone_item = item((start, end)) and (followed_by_item or not re.search(r"[.:]$", own))
+        if short and i + 1 < len(units) and not re.search(r"\d$", own) and not lone_item \
+                and not breaks_between(end, units[i + 1][0]):
+            pending = start
             continue
         pending = None
-        merged.append((start, len(text[:end].rstrip())))
-    if pending is not None:
-        merged.append((pending, len(text.rstrip())))
+        merged.append((start, end))
     return merged
+
+
+def passage_units(chunk: Chunk) -> list[tuple[int, int]]:
+    """The quotable units of a passage, cut at its page breaks; the whole passage if it has none."""
+    return sentence_units(chunk.text, [offset for offset, _, _ in chunk.page_breaks]) or [(0, len(chunk.text))]
 
 
 def _units(document: Document) -> list[tuple[int, int, bool]]:
@@ -193,11 +216,12 @@ def _make_chunks(document: Document, spans: Iterable[tuple[int, int]], settings:
     for start, end in spans:
         text = document.text[start:end]
         first, last = document.page_at(start), document.page_at(max(start, end - 1))
+        breaks = tuple((p.start - start, p.number, p.label) for p in document.pages if start < p.start < end)
         chunk = Chunk(
             id="", digest="", doc_id=document.id, source=document.source, text=text,
             heading_path=document.heading_path_at(start),
             page_start=first.number if first else None, page_end=last.number if last else None,
-            page_label=first.label if first else None, start=start, end=end,
+            page_label=first.label if first else None, start=start, end=end, page_breaks=breaks,
         )
         digest = hashlib.sha256(f"{chunk.embed_text}\x00{settings.index_key()}".encode()).hexdigest()
         seen[digest] = seen.get(digest, 0) + 1

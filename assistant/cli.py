@@ -18,6 +18,7 @@ from pathlib import Path
 import click
 
 from .errors import AssistantError
+from .layout import readable
 from .models import Hit, IngestReport
 from .settings import get_settings
 
@@ -250,24 +251,28 @@ def _search_batch(assistant, lines, k: int | None, filters) -> None:  # type: ig
               help="The cut-off for listing missed questions and per-category recall.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @click.option("--compare", is_flag=True, help="Run every retrieval mode side by side.")
-def evaluate(questions: Path, k: int, as_json: bool, compare: bool) -> None:
-    """Measure retrieval on a question set (the format of ../shared/eval/dev.jsonl).
+@click.option("--answers/--no-answers", default=True, show_default=True,
+              help="Also answer every question and judge the answers.")
+def evaluate(questions: Path, k: int, as_json: bool, compare: bool, answers: bool) -> None:
+    """Measure retrieval and answers on a question set (the format of ../shared/eval/dev.jsonl).
 
-    Prints recall@1/3/5/10, MRR@10 and nDCG@10, overall and per category, the questions
-    missed at K with what came back instead, and warm latency (p50/p95).
+    Retrieval: recall@1/3/5/10, MRR@10 and nDCG@10, overall and per category, the questions
+    missed at K with what came back instead, and warm latency (p50/p95). Answers: evidence
+    coverage, citation validity (each quote found in its source document), abstention on
+    unanswerable and answerable questions, uncited sentences, latency.
 
     \b
         levelup eval ../shared/eval/dev.jsonl
         levelup eval ../shared/eval/dev.jsonl --compare
     """
-    from .evaluate import read_questions, render, run
+    from .evaluate import judge_answer, read_questions, render, render_answers, run
     from .pipeline import Assistant
     from .retrieve import DEFAULT_MODE, MODES
 
     with _friendly_errors():
         items = read_questions(questions)
         assistant = Assistant(get_settings())
-        assistant.search("warm up the model and the index")
+        assistant.ask("warm up the model, the index and its sentence vectors")
         modes = [DEFAULT_MODE, *[m for m in MODES if m != DEFAULT_MODE]] if compare else [DEFAULT_MODE]
         runs = []
         for mode in modes:
@@ -277,10 +282,137 @@ def evaluate(questions: Path, k: int, as_json: bool, compare: bool) -> None:
                 except AssistantError:
                     return ()
             runs.append(run(items, search_one, mode))
+        judged = []
+        if answers:
+            documents = _source_texts(assistant)
+            for item in items:
+                try:
+                    answer = assistant.ask(item.question)
+                except AssistantError as exc:
+                    from .models import Answer
+
+                    answer = Answer(question=item.question, text=str(exc), abstained=True, reason="error")
+                judged.append(judge_answer(item, answer, documents))
     if as_json:
-        click.echo(json.dumps([r.to_dict(k) for r in runs], ensure_ascii=False, indent=2))
+        from .evaluate import answer_scores
+
+        payload: dict[str, object] = {"retrieval": [r.to_dict(k) for r in runs]}
+        if answers:
+            payload["answers"] = answer_scores(judged)
+        click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
     else:
         click.echo(render(runs, k))
+        if answers:
+            click.echo("")
+            click.echo(render_answers(judged))
+
+
+def _source_texts(assistant):  # type: ignore[no-untyped-def]
+    """doc id -> its extracted source text, normalised as the judging rules say; read on first use."""
+    from .evaluate import normalise
+    from .load import extracted_text
+
+    files = {d.id: d.file for d in assistant.status().documents}
+    cache: dict[str, str | None] = {}
+
+    def text(doc_id: str) -> str | None:
+        if doc_id not in cache:
+            relative = files.get(doc_id)
+            path = None if relative is None else (Path(relative) if Path(relative).is_absolute()
+                                                  else assistant.settings.documents_dir / relative)
+            try:
+                cache[doc_id] = normalise(extracted_text(path)) if path and path.is_file() else None
+            except AssistantError:
+                cache[doc_id] = None
+        return cache[doc_id]
+
+    return text
+
+
+# --- ask ---------------------------------------------------------------------------------
+
+@cli.command()
+@click.argument("question", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the Answer as JSON.")
+@click.option("--batch", type=click.File("r", encoding="utf-8"),
+              help="A .jsonl file of {\"id\", \"question\"} lines; prints one JSON line per question.")
+@click.option("--history", multiple=True, metavar="QUESTION",
+              help="An earlier question of the conversation, oldest first (repeatable): follow-ups are read in its light.")
+@click.option("--trace", is_flag=True, help="With --json, include the passages retrieved.")
+@filter_options
+def ask(question: str | None, as_json: bool, batch, history: tuple[str, ...], trace: bool,  # type: ignore[no-untyped-def]
+        documents, section, pages, topics) -> None:
+    """Answer QUESTION from the indexed documents, quoting and citing every sentence.
+
+    When the documents don't answer, it says so and shows the closest passages instead.
+
+    \b
+        levelup ask "How much is the UK Shared Prosperity Fund worth?"
+        levelup ask "and who runs it?" --history "What is the UKSPF?"
+        levelup ask --batch ../shared/eval/dev.jsonl --json
+    """
+    from .pipeline import Assistant
+
+    if (question is None) == (batch is None):
+        raise click.UsageError("Give a QUESTION or --batch FILE (not both).")
+    filters = _filters(documents, section, pages, topics)
+    with _friendly_errors():
+        assistant = Assistant(get_settings())
+        if batch is not None:
+            _ask_batch(assistant, batch, filters)
+            return
+        answer = assistant.ask(question, history=list(history), filters=filters)
+    if as_json:
+        click.echo(json.dumps(answer.to_dict(trace=trace), ensure_ascii=False))
+    else:
+        click.echo(render_answer(answer))
+
+
+def _ask_batch(assistant, lines, filters) -> None:  # type: ignore[no-untyped-def]
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            qid, question = item["id"], item["question"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise click.ClickException(f"line {number} of the batch file is not {{\"id\", \"question\"}} JSON: {exc}")
+        try:
+            answer = assistant.ask(question, history=item.get("history") or [], filters=filters)
+            out = {"id": qid, "answer": answer.text, "abstained": answer.abstained, "reason": answer.reason,
+                   "citations": [_batch_citation(c) for c in answer.citations],
+                   "latency_ms": round(answer.latency_ms, 1)}
+        except AssistantError as exc:
+            out = {"id": qid, "answer": str(exc), "abstained": True, "reason": "error", "citations": [],
+                   "latency_ms": 0.0}
+        click.echo(json.dumps(out, ensure_ascii=False))
+
+
+def _batch_citation(citation) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    return {"n": citation.n, "chunk_id": citation.chunk_id, "doc_id": citation.doc_id, "title": citation.title,
+            "page": citation.page, "section": citation.section, "quote": citation.quote, "url": citation.url,
+            "publisher": citation.publisher, "published": citation.published, "licence": citation.licence}
+
+
+def render_answer(answer) -> str:  # type: ignore[no-untyped-def]
+    """The answer, then each source: title, publisher, date, section, page, quote, link and licence."""
+    lines = [f"note: {n}" for n in answer.notes]
+    lines += [answer.text, ""]
+    if answer.citations:
+        lines.append("Sources")
+        for c in answer.citations:
+            where = ", ".join(x for x in (f"§ {c.section}" if c.section else "", f"p. {c.page}" if c.page else "") if x)
+            lines.append(f"[{c.n}] {c.title} ({c.publisher}, {c.published}){' - ' + where if where else ''}")
+            lines.append(textwrap.fill(f"\u201c{readable(c.quote)}\u201d", width=100,
+                                       initial_indent="    ", subsequent_indent="    "))
+            if c.url:
+                lines.append(f"    {c.url}")
+            lines.append(f"    Licence: {c.licence}")
+    if answer.more:
+        lines += ["", "More"] + [f"  {m}" for m in answer.more]
+    if answer.related:
+        lines += ["", "May be related"] + [render_hit(h) for h in answer.related]
+    return "\n".join(lines).rstrip()
 
 
 def render_hit(hit: Hit) -> str:
@@ -291,7 +423,7 @@ def render_hit(hit: Hit) -> str:
     where = f"{c.source.title}{page}"
     section = f"\n   § {c.section}" if c.section else ""
     link = f"\n   {c.link}" if c.link else ""
-    body = textwrap.fill(" ".join(c.text.split()), width=100, initial_indent="   ", subsequent_indent="   ",
+    body = textwrap.fill(readable(c.text), width=100, initial_indent="   ", subsequent_indent="   ",
                          max_lines=6, placeholder=" …")
     return f"{hit.rank:>2}. [{hit.score:.3f}] {where}{section}{link}\n{body}\n"
 

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from .chunk import chunk_document, link_near_duplicates, sentence_units
+from .chunk import chunk_document, link_near_duplicates, passage_units
 from .embed import Embedder, get_embedder
 from .errors import DocumentError, IndexWriteError
 from .inputs import IngestItem, manifest_items, path_items
@@ -291,7 +291,7 @@ class _Build:
         while len(self.pending) >= at_least and self.pending:
             batch, self.pending = self.pending[:step], self.pending[step:]
             # A passage's vector, and those of its sentences (what answers quote), in one model call.
-            spans = [(c.id, a, b) for c in batch for a, b in (sentence_units(c.text) or [(0, len(c.text))])]
+            spans = [(c.id, a, b) for c in batch for a, b in passage_units(c)]
             texts = {c.id: c.text for c in batch}
             started = time.perf_counter()
             vectors = self.embedder.embed_documents([c.embed_text for c in batch]

@@ -45,6 +45,11 @@ class RawPages:
     warnings: list[str] = field(default_factory=list)
 
 
+def readable(text: str) -> str:
+    """Text for people: one space between words, and compounds broken at a line end rejoined."""
+    return re.sub(r"\s+", " ", re.sub(r"(?<=\w-)\n(?=\w)", "", text)).strip()
+
+
 def squash(text: str) -> str:
     """Letters and digits only, lower-cased: compares headings across glued or broken words."""
     return re.sub(r"[\W_]+", "", text.lower())
@@ -315,9 +320,10 @@ def _join(block: _Block, vocabulary: Counter[str]) -> None:
     """Join a paragraph's lines; rejoin words hyphenated at a line end.
 
     A line-end hyphen is dropped when the joined word occurs elsewhere in the document, or
-    when neither half is a word of the document ("regen-" + "eration"); otherwise it is a
-    compound ("high-crime", "self-driving") and keeps its hyphen. Either way the line break
-    goes: the line-end hyphen is the only character ever removed from the text.
+    when neither half is a word of the document ("regen-" + "eration"): the only character
+    ever removed from the text. Otherwise it is a compound ("high-crime", "self-driving"): the
+    hyphen and the line break both stay, so a quote matches the source text as extracted
+    ("high- crime" once whitespace is normalised); ``readable`` shows it as "high-crime".
     """
     parts: list[str] = []
     offsets: list[int] = []
@@ -334,6 +340,9 @@ def _join(block: _Block, vocabulary: Counter[str]) -> None:
                 if prev.endswith("\u00ad") or split_word:
                     parts[-1] = prev[:-1]
                     length -= 1
+                else:  # a compound ("high-crime"): the hyphen stays and so does the line break, so the
+                    parts.append("\n")  # text still reads as the source does; ``readable`` joins it
+                    length += 1
             else:
                 parts.append(" ")
                 length += 1

@@ -318,3 +318,16 @@ def read_html(path: Path, data: bytes) -> RawPages:
     headings = [KnownHeading(level=level, title=html.unescape(title), page=0, exact=True)
                 for level, title in parser.headings]
     return RawPages(pages=[parser.lines], headings=headings, physical=False, warnings=warnings)
+
+
+def extracted_text(path: Path) -> str:
+    """The text as extracted, before any cleaning: what a reader checking a quote would search."""
+    data = path.read_bytes()
+    suffix = path.suffix.lower()
+    if suffix == ".pdf":
+        raw = read_pdf(path, data)
+    elif suffix in {".html", ".htm"}:
+        raw = read_html(path, data)
+    else:
+        raw = read_text(path, data, markdown=False)
+    return "\n".join("\n".join(lines) for lines in raw.pages)

@@ -112,6 +112,24 @@ class Chunk:
     end: int
     dup_group: str | None = None  # chunks of other documents saying the same thing share this id
     topics: tuple[str, ...] = ()  # "missions", "funds", "devolution", ... for topic filters (see chunk.TOPIC_RULES)
+    # Where later pages begin inside ``text``: (offset in text, page number, page label). A quote is cut
+    # at these, so each quote sits on one page and can be cited to it.
+    page_breaks: tuple[tuple[int, int, str], ...] = ()
+
+    def page_at(self, offset: int) -> tuple[int | None, str | None]:
+        """Page number and label of the character at ``offset`` of the passage text."""
+        number, label = self.page_start, self.page_label
+        for start, page, page_label in self.page_breaks:
+            if start <= offset:
+                number, label = page, page_label
+        return number, label
+
+    def link_at(self, offset: int) -> str | None:
+        """The link for a quote starting at ``offset``: a PDF opens at the quote's own page."""
+        number, _ = self.page_at(offset)
+        if self.source.is_pdf and self.source.download_url and number:
+            return f"{self.source.download_url}#page={number}"
+        return self.link
 
     @property
     def section(self) -> str:
@@ -213,11 +231,13 @@ class Citation:
     kind: str = "document"  # "document", or "gazetteer" for a place fact from the ONS lookups
 
     @classmethod
-    def of(cls, n: int, chunk: Chunk, quote: str) -> Citation:
-        return cls(n=n, quote=quote, chunk_id=chunk.id, doc_id=chunk.doc_id, title=chunk.source.title,
-                   publisher=chunk.source.publisher, published=chunk.source.published,
+    def of(cls, n: int, chunk: Chunk, start: int, end: int) -> Citation:
+        """Cite ``chunk.text[start:end]``, with the page that quote is on."""
+        number, label = chunk.page_at(start)
+        return cls(n=n, quote=chunk.text[start:end], chunk_id=chunk.id, doc_id=chunk.doc_id,
+                   title=chunk.source.title, publisher=chunk.source.publisher, published=chunk.source.published,
                    licence=chunk.source.licence, section=chunk.section,
-                   page=chunk.page_label or (str(chunk.page_start) if chunk.page_start else None), url=chunk.link)
+                   page=label or (str(number) if number else None), url=chunk.link_at(start))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

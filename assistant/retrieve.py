@@ -20,7 +20,7 @@ import numpy as np
 
 from .embed import Embedder
 from .errors import QueryError
-from .chunk import looks_like_contents, sentence_units, shingles, split_sentences
+from .chunk import looks_like_contents, passage_units, shingles, split_sentences
 from .lexical import LexicalIndex, tokenize
 from .models import Chunk, Hit, Query, Source
 from .query import DocumentNames, expand
@@ -151,7 +151,7 @@ class SearchIndex:
                 rows.sort(key=lambda r: r[0])
                 self._sentences[chunk_id] = ([(a, b) for a, b, _ in rows], np.stack([v for _, _, v in rows]))
         if chunk.id not in self._sentences:  # not stored (should not happen): compute and keep
-            spans = sentence_units(chunk.text) or [(0, len(chunk.text))]
+            spans = passage_units(chunk)
             self._sentences[chunk.id] = (spans, embedder.embed_documents([chunk.text[s:e] for s, e in spans]))
         return self._sentences[chunk.id]
 

@@ -63,6 +63,7 @@ def chunk_metadata(chunk: Chunk) -> dict[str, Any]:
         "page_label": chunk.page_label or "",
         "dup_group": chunk.dup_group or "",
         "topics": list(chunk.topics) or ["none"],  # Chroma refuses empty lists
+        "page_breaks": json.dumps(chunk.page_breaks),
     }
     for name in _SOURCE_FIELDS:
         value = getattr(chunk.source, name)
@@ -82,6 +83,7 @@ def chunk_from_record(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
         page_label=meta.get("page_label") or None, start=meta["start"], end=meta["end"],
         dup_group=meta.get("dup_group") or None,
         topics=tuple(t for t in meta.get("topics") or () if t != "none"),
+        page_breaks=tuple((int(o), int(n), str(label)) for o, n, label in json.loads(meta.get("page_breaks") or "[]")),
     )
 
 
