@@ -27,8 +27,10 @@ import numpy as np
 from .chunk import looks_like_contents, shingles
 from .embed import Embedder
 from .layout import readable
-from .lexical import tokenize
+from .eligibility import PlaceContext, next_steps, place_citation, place_statement
+from .lexical import STOPWORDS, tokenize
 from .models import Answer, Chunk, Citation, Hit, Query
+from .places import Gazetteer
 from .retrieve import SearchIndex
 from .settings import Settings
 
@@ -130,6 +132,24 @@ def _overlap(weights: dict[str, float], sentence: str, context: set[str] = froze
     return sum(w for t, w in weights.items() if t in present) / total
 
 
+def unknown_names(question: str, vocabulary: frozenset[str], gazetteer: Gazetteer | None) -> list[str]:
+    """Names in the question (capitalised words, not its first) that no document uses and that are not
+    places: "Mars", "Bitcoin". The documents cannot say anything about those."""
+    words = re.findall(r"(?<=[\s(\u201c\"'])([A-Z][a-z]{2,})\b", question)
+    missing = []
+    for word in words:
+        if word.lower() in vocabulary or word.lower() in STOPWORDS:
+            continue
+        if gazetteer is not None and gazetteer.resolve(word).status != "unknown":
+            continue
+        missing.append(word)
+    return missing
+
+
+def _join(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
 def _title_echo(sentence: str, title: str) -> bool:
     """A cover-page line or running title: it repeats the document's main title and says little else."""
     main = [w for w in tokenize(re.split(r"[(\u2013]", title)[0], bigrams=False) if not w.isdigit()]
@@ -169,7 +189,8 @@ def _focus(question: str) -> str | None:
     return None if word in {"does", "will", "have", "were", "there"} else tokenize(word, bigrams=False)[0]
 
 
-def score_sentences(index: SearchIndex, embedder: Embedder, query: Query, hits: Sequence[Hit]) -> list[Candidate]:
+def score_sentences(index: SearchIndex, embedder: Embedder, query: Query, hits: Sequence[Hit],
+                    areas: Sequence[str] = ()) -> list[Candidate]:
     """Every sentence of the top passages, scored against the question (and each of its parts)."""
     texts = [query.searched, *question_parts(query.text)]
     vectors = embedder.embed_documents(texts) if len(texts) > 1 else np.stack([embedder.embed_query(texts[0])])
@@ -193,6 +214,10 @@ def score_sentences(index: SearchIndex, embedder: Embedder, query: Query, hits: 
                 adjust += 0.06 if wanted.met_by(sentence) else -0.06
             if focus and focus in tokenize(sentence, bigrams=False):
                 adjust += 0.05
+            if hit.chunk.source.kind == "government":
+                adjust += 0.02  # the primary text, when commentary says the same
+            if areas and any(a.lower() in sentence.lower() for a in areas):
+                adjust += 0.08  # it names the area the user is in (Greater Manchester for Salford)
             if counted and counted.search(sentence):
                 adjust += 0.1  # "the six stages" asked, "six stages: ..." found
             if authorship and _BYLINE.match(" ".join(sentence.split())) and len(sentence.split()) <= 20:
@@ -216,14 +241,25 @@ def _same(a: set[str], b: set[str]) -> bool:
     return len(a & b) >= 0.6 * max(1, min(len(a), len(b)))
 
 
-def compose(index: SearchIndex, embedder: Embedder, query: Query, hits: Sequence[Hit], settings: Settings) -> Answer:
-    """An answer to ``query`` from ``hits``, every sentence quoted and cited; or an abstention."""
+def compose(index: SearchIndex, embedder: Embedder, query: Query, hits: Sequence[Hit], settings: Settings,
+            places: PlaceContext = PlaceContext(), gazetteer: Gazetteer | None = None) -> Answer:
+    """An answer to ``query`` from ``hits``, every sentence quoted and cited; or an abstention.
+
+    With ``places`` (what the question says about a town or council), the answer opens with the
+    place's areas as a cited fact from the ONS lookup and says whether the passages name them.
+    """
+    steps = next_steps(query.text, places)
     if not hits:
-        return _abstain(query, hits, "The documents I have don't answer that: nothing in them matches the question.")
-    candidates = score_sentences(index, embedder, query, hits)
+        return _abstain(query, hits, "The documents I have don't answer that: nothing in them matches the question.",
+                        steps=steps)
+    missing = unknown_names(query.text, index.vocabulary, gazetteer)
+    if missing:
+        return _abstain(query, hits, f"The documents I have don't mention {_join(missing)}. The closest passages "
+                                     "are below, in case they help.", steps=steps)
+    candidates = score_sentences(index, embedder, query, hits, places.areas)
     if not candidates or candidates[0].score < settings.abstain_below:
         return _abstain(query, hits, "The documents I have don't answer that. The closest passages are below, "
-                                     "in case they help.")
+                                     "in case they help.", steps=steps)
     listing = is_list_question(query.text)
     candidates = [_with_followers(index, embedder, c) for c in candidates[:24]] + candidates[24:]
     wanted = expected_type(query.text)
@@ -234,7 +270,7 @@ def compose(index: SearchIndex, embedder: Embedder, query: Query, hits: Sequence
                        and c.score >= candidates[0].score - 0.05), None)
         if second is None or wanted.pattern is _NAME:
             return _abstain(query, hits, "The documents I have don't give that: the passages closest to your "
-                                         "question don't state it. They are below, in case they help.")
+                                         "question don't state it. They are below, in case they help.", steps=steps)
         candidates = [second, *[c for c in candidates if c is not second]]
     chosen, renderings = _pick(candidates, listing, settings)
     if listing:
@@ -245,6 +281,11 @@ def compose(index: SearchIndex, embedder: Embedder, query: Query, hits: Sequence
     citations: list[Citation] = []
     lines: list[str] = []
     extra: list[str] = []
+    place = next((m for m in places.matches if m.status == "found"), None)
+    lead = ""
+    if place is not None and gazetteer is not None:
+        citations.append(place_citation(1, place, gazetteer))
+        lead = f"{place.message} [1]"
     for group, out in ((main, lines), (more, extra)):
         for candidate in group:
             markers = []
@@ -255,8 +296,11 @@ def compose(index: SearchIndex, embedder: Embedder, query: Query, hits: Sequence
             sentence = re.sub(r"^[\u2022\u25cf\u25aa\u00b7\-\s]+", "", readable(candidate.text))
             out.append(f"- {sentence} {''.join(markers)}" if listing else f"{sentence} {''.join(markers)}")
     text = "\n".join(lines) if listing else " ".join(lines)
+    statement = place_statement(places, gazetteer, [(c.n, c.quote) for c in citations if c.kind == "document"]) \
+        if gazetteer is not None else None
+    text = "\n\n".join(t for t in (lead, text, statement) if t)
     return Answer(question=query.text, text=text, citations=tuple(citations), kind="list" if listing else "answer",
-                  more=tuple(extra), notes=query.notes, trace=tuple(hits))
+                  more=tuple(extra), notes=query.notes, trace=tuple(hits), next_steps=steps)
 
 
 _ANAPHORA = re.compile(r"^(?:[\"\u201c]?(?:This|These|That|Those|It|Its|They|Their|There[\u2019']s|There is|"
@@ -392,6 +436,7 @@ def _within_budget(chosen: list[Candidate], floor: float, limit: int,
     return main, [c for c in chosen if c not in main][:4]
 
 
-def _abstain(query: Query, hits: Sequence[Hit], text: str, reason: str = "not_covered") -> Answer:
-    return Answer(question=query.text, text=text, abstained=True, reason=reason, kind="abstain",
+def _abstain(query: Query, hits: Sequence[Hit], text: str, reason: str = "not_covered",
+             steps: tuple[str, ...] = ()) -> Answer:
+    return Answer(question=query.text, text=text, abstained=True, reason=reason, kind="abstain", next_steps=steps,
                   related=tuple(hits[:3]), notes=query.notes, trace=tuple(hits))

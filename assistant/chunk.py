@@ -79,10 +79,11 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
 _INLINE_BULLET = re.compile(r"\s(?=[\u2022\u25cf\u25aa\u00b7]\s)")
 
 
-def sentence_units(text: str, breaks: Sequence[int] = ()) -> list[tuple[int, int]]:
+def sentence_units(text: str, breaks: Sequence[int] = (), headings: Sequence[str] = ()) -> list[tuple[int, int]]:
     """The quotable units of a passage: sentences and list items, as (start, end) offsets.
 
-    Units never run across a page break (``breaks``), so every quote can be cited to its page.
+    Units never run across a page break (``breaks``), so every quote can be cited to its page, and
+    a section heading (``headings``) stays a unit of its own.
     A short line without a full stop ("Matt Robinson", a table label) or a very short sentence
     ("UK Shared Prosperity Fund.") joins the unit after it, so a name stays with the title under
     it and a glossary term with its definition. A contents entry ("Careers 7") never joins.
@@ -96,6 +97,8 @@ def sentence_units(text: str, breaks: Sequence[int] = ()) -> list[tuple[int, int
             cuts = [start] + [start + m.end() for m in _INLINE_BULLET.finditer(text[start:end])] + [end]
             cuts = sorted(set(cuts) | {b for b in breaks if start < b < end})  # a quote stays on one page
             units.extend(_trim(text, a, b) for a, b in zip(cuts, cuts[1:]) if text[a:b].strip())
+    titles = {" ".join(h.split()) for h in headings}
+
     def item(span: tuple[int, int]) -> bool:
         return bool(re.match(r"[\u2022\u25cf\u25aa\u00b7\-]\s", text[span[0]:span[1]]))
 
@@ -110,7 +113,10 @@ def sentence_units(text: str, breaks: Sequence[int] = ()) -> list[tuple[int, int
         # is a contents entry ("Careers 7") or a list item ("• Transport data", or one before the next item).
         followed_by_item = i + 1 < len(units) and item(units[i + 1])
         lone_item = item((start, end)) and (followed_by_item or not re.search(r"[.:]$", own))
-        if short and i + 1 < len(units) and not re.search(r"\d$", own) and not lone_item \
+        # A heading stays apart from the sentence under it, but a name heading a title line joins it.
+        heading = " ".join(own.split()) in titles and (
+            i + 1 >= len(units) or bool(re.search(r"[.!?]$", text[units[i + 1][0]:units[i + 1][1]].strip())))
+        if short and i + 1 < len(units) and not re.search(r"\d$", own) and not lone_item and not heading \
                 and not breaks_between(end, units[i + 1][0]):
             pending = start
             continue
@@ -121,7 +127,8 @@ def sentence_units(text: str, breaks: Sequence[int] = ()) -> list[tuple[int, int
 
 def passage_units(chunk: Chunk) -> list[tuple[int, int]]:
     """The quotable units of a passage, cut at its page breaks; the whole passage if it has none."""
-    return sentence_units(chunk.text, [offset for offset, _, _ in chunk.page_breaks]) or [(0, len(chunk.text))]
+    breaks = [offset for offset, _, _ in chunk.page_breaks]
+    return sentence_units(chunk.text, breaks, chunk.heading_path) or [(0, len(chunk.text))]
 
 
 def _units(document: Document) -> list[tuple[int, int, bool]]:

@@ -246,7 +246,9 @@ class JudgedAnswer:
 
 def judge_answer(question: EvalQuestion, answer: object, documents: Callable[[str], str | None]) -> JudgedAnswer:
     """``documents(doc_id)`` gives a document's text (None if unknown) to check quotes against."""
-    quotes = [(c.doc_id, normalise(c.quote)) for c in answer.citations]  # type: ignore[attr-defined]
+    # Place facts cite the ONS lookups, not a document: only document quotes are checked for verbatim.
+    quotes = [(c.doc_id, normalise(c.quote)) for c in answer.citations  # type: ignore[attr-defined]
+              if getattr(c, "kind", "document") == "document"]
     covered = bool(question.evidence) and all(any(normalise(span) in q for _, q in quotes)
                                               for span in question.evidence)
     valid = 0

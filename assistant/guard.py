@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .places import looks_like_postcode
 from .settings import Settings
 
 EXAMPLES = ("What are the 12 missions?", "How much is the UK Shared Prosperity Fund worth?",
@@ -30,8 +31,9 @@ class Route:
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"(?<![\w£$.])(?:\+44\s?\(?0?\)?\s?|\(?0)\d{2,4}\)?[\s-]?\d{3,4}[\s-]?\d{3,4}(?![\w%])")
-_NINO = re.compile(r"\b(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D]\b",
-                   re.I)
+# Any two letters, three pairs of digits and A-D: stricter prefix rules would let the "QQ 12 34 56 C"
+# people copy from forms slip through, and here a false alarm costs less than a leak.
+_NINO = re.compile(r"\b[A-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D]\b", re.I)
 _CARD = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
 
 
@@ -70,12 +72,16 @@ _GREETING = re.compile(r"^(?:hi|hello|hey|hiya|howdy|good (?:morning|afternoon|e
                        re.I)
 _THANKS = re.compile(r"^(?:thanks|thank you|thank u|cheers|ta|great,? thanks|many thanks)\b.{0,40}$", re.I)
 _ADVICE = re.compile(r"\b(?:should (?:i|we|my|our)|what do you think|your (?:view|opinion|advice)|"
-                     r"do you (?:think|believe|agree|like)|would you (?:recommend|advise)|is it (?:worth|a good idea)|"
+                     r"do you (?:think|believe|agree|like)|would you (?:recommend|advise)|is it a good idea|"
+                     r"is it worth (?:it|applying|bidding|doing|the|my|our)\b|"
                      r"which (?:one )?is better|who should i vote)\b", re.I)
 
 
 def route(question: str, settings: Settings) -> Route | None:
     """A fixed reply for ``question``, or None when it should be answered from the documents."""
+    if looks_like_postcode(question):
+        return Route("postcode", "Postcodes are not supported, and I haven't used or stored yours: name your "
+                     "town or council instead, for example \u201cwe're a business in Bolton\u201d.")
     found = personal_data(question)
     if found:
         return Route("personal_data", f"Your question seems to contain {found}. I don't need personal details to "

@@ -43,6 +43,9 @@ class RawPages:
     headings: list[KnownHeading] = field(default_factory=list)
     physical: bool = True  # True when the pages are real pages (PDF, or printed page markers found)
     warnings: list[str] = field(default_factory=list)
+    # Text conversions show printed page numbers, the only ones a reader has; a PDF viewer goes by the
+    # PDF's own page, which is also what a #page=N link opens, so PDFs keep that.
+    printed_labels: bool = True
 
 
 def readable(text: str) -> str:
@@ -515,7 +518,7 @@ def build_document(raw: RawPages, *, doc_id: str, source: Source, path: Path, di
         next_start = len(text)
         for page_index in range(len(pages) - 1, -1, -1):
             start = page_starts.get(page_index, next_start)
-            label = labels[page_index] if page_index < len(labels) and labels[page_index] else None
+            label = labels[page_index] if raw.printed_labels and page_index < len(labels) else None
             page_spans.append(Page(page_index + 1, label or str(page_index + 1), start, next_start))
             next_start = start
         page_spans.reverse()

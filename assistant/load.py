@@ -105,7 +105,7 @@ def read_pdf(path: Path, data: bytes) -> RawPages:
         raise DocumentError(path, f"has no extractable text in {len(pages)} page(s) (scanned images?); "
                                   "run OCR first, e.g. `ocrmypdf in.pdf out.pdf`, and ingest the result")
     headings = outline or _font_headings(sizes)
-    return RawPages(pages=[p.splitlines() for p in pages], headings=headings, physical=True)
+    return RawPages(pages=[p.splitlines() for p in pages], headings=headings, physical=True, printed_labels=False)
 
 
 def _check_pdf_bytes(path: Path, data: bytes) -> None:

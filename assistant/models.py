@@ -262,6 +262,7 @@ class Answer:
     related: tuple[Hit, ...] = ()
     notes: tuple[str, ...] = ()  # how the question was read
     trace: tuple[Hit, ...] = ()  # the passages retrieved, for debugging
+    next_steps: tuple[str, ...] = ()  # what to check next (eligibility is set by each fund's own rules)
     latency_ms: float = 0.0
 
     def to_dict(self, trace: bool = False) -> dict[str, Any]:
@@ -269,6 +270,7 @@ class Answer:
             "question": self.question, "answer": self.text, "abstained": self.abstained, "reason": self.reason,
             "kind": self.kind, "citations": [c.to_dict() for c in self.citations], "more": list(self.more),
             "related": [h.to_dict() for h in self.related], "notes": list(self.notes),
+            "next_steps": list(self.next_steps),
             "latency_ms": round(self.latency_ms, 1),
         }
         if trace:

@@ -1,25 +1,26 @@
 """``Assistant``: the object the CLI, the app and the API talk to.
 
-It builds the stages from one ``Settings`` (embedder, store), keeps the expensive ones
-loaded between calls (the model, the passages and the word index of the serving
-generation), and notices when an ingest publishes a new generation, so a long-running app
-serves the new index without a restart.
+It builds the stages from one ``Settings`` (embedder, store, gazetteer), keeps the expensive
+ones loaded between calls (the model, the passages, the word index and sentence vectors of
+the serving generation, the place lookups), and notices when an ingest publishes a new
+generation, so a long-running app serves the new index without a restart.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
-import time
-from dataclasses import replace
-
 from .answer import PASSAGES, compose
+from .eligibility import PlaceContext, expand_for_places, place_context
 from .embed import Embedder, get_embedder
-from .errors import QueryError
+from .errors import ConfigurationError, QueryError
 from .guard import route
 from .index import ingest, status
-from .models import Answer, IndexInfo, IngestReport, SearchResult
+from .models import Answer, Hit, IndexInfo, IngestReport, Query, SearchResult
+from .places import WD23, Gazetteer, load_gazetteer
 from .query import prepare_query, standalone
 from .retrieve import DEFAULT_MODE, MODES, Filters, RetrievalConfig, SearchIndex, search
 from .settings import Settings, get_settings
@@ -32,7 +33,8 @@ class Assistant:
         assistant = Assistant()
         answer = assistant.ask("How much is the UKSPF worth?")
         follow_up = assistant.ask("and who runs it?", history=["How much is the UKSPF worth?"])
-        result = assistant.search("Innovation Accelerators", k=5)
+        local = assistant.ask("we're a business in Bolton - what applies to us?")
+        result = assistant.search("Innovation Accelerators", k=5, place="Salford")
     """
 
     def __init__(self, settings: Settings | None = None, *, embedder: Embedder | None = None) -> None:
@@ -40,6 +42,7 @@ class Assistant:
         self.embedder = embedder or get_embedder(self.settings)
         self.store = Store(self.settings)
         self._index: SearchIndex | None = None
+        self._gazetteer: Gazetteer | None | bool = False  # False: not looked for yet
 
     def index(self) -> SearchIndex:
         """The serving generation, re-opened when an ingest has published a newer one."""
@@ -49,41 +52,80 @@ class Assistant:
             self._index = SearchIndex.open(generation, self.store.lexical_path(generation.name))
         return self._index
 
+    def gazetteer(self) -> Gazetteer | None:
+        """The ONS place lookups, when fetched (`levelup fetch`); None without them: places are then
+        searched as words only."""
+        if self._gazetteer is False:
+            folder = self.settings.datasets_dir
+            try:
+                self._gazetteer = load_gazetteer(folder) if (folder / WD23).is_file() else None
+            except (ConfigurationError, OSError):
+                self._gazetteer = None
+        return self._gazetteer or None
+
     def ingest(self, paths: Sequence[Path] | None = None, *, progress: bool = True, prune: bool = False) -> IngestReport:
         return ingest(paths, settings=self.settings, embedder=self.embedder, progress=progress, prune=prune)
 
     def status(self) -> IndexInfo:
         return status(self.settings)
 
-    def search(self, question: object, k: int | None = None, *, filters: Filters = Filters(),
-               history: Sequence[str] = (), mode: str | RetrievalConfig = DEFAULT_MODE) -> SearchResult:
-        """The passages that best answer ``question`` (a follow-up is read in the light of ``history``)."""
+    def _understand(self, question: object, history: Sequence[str], place: str | None,
+                    config: RetrievalConfig) -> tuple[Query, PlaceContext]:
         query = standalone(prepare_query(question, self.settings), history)
-        config = MODES[mode] if isinstance(mode, str) else mode
-        query, hits = search(self.index(), self.embedder, query, k or self.settings.search_k, filters, config)
-        return SearchResult(query=query, hits=tuple(hits))
+        context = place_context(query.text, self.gazetteer(), place) if config.places else PlaceContext()
+        return expand_for_places(query, context), context
 
-    def ask(self, question: object, *, history: Sequence[str] = (), filters: Filters = Filters()) -> Answer:
+    def search(self, question: object, k: int | None = None, *, filters: Filters = Filters(),
+               history: Sequence[str] = (), mode: str | RetrievalConfig = DEFAULT_MODE,
+               place: str | None = None) -> SearchResult:
+        """The passages that best answer ``question`` (a follow-up is read in the light of ``history``).
+
+        A place in the question (or ``place``) widens the search to the areas that contain it, and a
+        passage found for one of them says so in its reasons.
+        """
+        config = MODES[mode] if isinstance(mode, str) else mode
+        query, context = self._understand(question, history, place, config)
+        query, hits = search(self.index(), self.embedder, query, k or self.settings.search_k, filters, config)
+        return SearchResult(query=query, hits=tuple(_with_place_reasons(hits, context)))
+
+    def ask(self, question: object, *, history: Sequence[str] = (), filters: Filters = Filters(),
+            place: str | None = None) -> Answer:
         """A short answer from the documents, every sentence quoted and cited, or an honest abstention.
 
         Raises ``QueryError`` for a question that is empty or not text; everything else
-        (personal data, a question too long, instructions, small talk) gets an ``Answer`` that
-        says why it is not answered from the documents.
+        (personal data, a postcode, a question too long, instructions, small talk) gets an
+        ``Answer`` that says why it is not answered from the documents.
         """
         started = time.perf_counter()
         if not isinstance(question, str):
             raise QueryError(f"The question must be text, not {type(question).__name__}.")
         fixed = route(question.strip(), self.settings)
-        if fixed is None or fixed.reason != "personal_data":
-            query = prepare_query(question, self.settings)  # empty or symbols only: QueryError
+        private = fixed is not None and fixed.reason in {"personal_data", "postcode"}
+        if not private:
+            prepare_query(question, self.settings)  # empty or symbols only: QueryError
         if fixed is not None:
-            return Answer(question="" if fixed.reason == "personal_data" else query.text, text=fixed.reply,
-                          abstained=True, reason=fixed.reason, kind=fixed.kind,
-                          latency_ms=(time.perf_counter() - started) * 1000)
-        query = standalone(query, history)
+            return Answer(question="" if private else question.strip(), text=fixed.reply, abstained=True,
+                          reason=fixed.reason, kind=fixed.kind, latency_ms=(time.perf_counter() - started) * 1000)
         # Both renderings of a passage are kept here: the composer drops repeated sentences itself, and
         # cites the second rendering of a sentence beside the first.
         config = replace(MODES[DEFAULT_MODE], collapse=False)
+        query, context = self._understand(question, history, place, config)
         query, hits = search(self.index(), self.embedder, query, PASSAGES * 2, filters, config)
-        answer = compose(self.index(), self.embedder, query, hits, self.settings)
+        hits = _with_place_reasons(hits, context)
+        answer = compose(self.index(), self.embedder, query, hits, self.settings, context, self.gazetteer())
         return replace(answer, latency_ms=(time.perf_counter() - started) * 1000)
+
+
+def _with_place_reasons(hits: Sequence[Hit], context: PlaceContext) -> list[Hit]:
+    """Say why a passage was found for a place: "mentions Greater Manchester, which contains Salford"."""
+    if not context.found:
+        return list(hits)
+    place = context.places[0].name
+    out = []
+    for hit in hits:
+        text = hit.chunk.text.lower()
+        area = next((a for a in context.areas[1:] if a.lower() in text), None)
+        if area is not None:
+            hit = replace(hit, reasons=(*hit.reasons, f"mentions {area}, which contains {place}"))
+        out.append(hit)
+    return out

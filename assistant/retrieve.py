@@ -81,6 +81,7 @@ class RetrievalConfig:
     route_bonus: float = 0.1  # added to the fused score of passages from a document the question names
     candidates: int = 100  # passages taken from each of dense and lexical before fusing
     contents_penalty: float = 0.1  # taken off passages that are mostly a contents list
+    places: bool = True  # widen the search from a named town to the areas containing it (Assistant)
     # Extra stages, measured in `levelup eval --compare` and off by default: none beat the above on dev.
     heading_bonus: float = 0.0  # added per share of the question's words found in the section path
     mmr_lambda: float | None = None  # maximal marginal relevance: relevance weight against novelty
@@ -95,6 +96,7 @@ MODES: dict[str, RetrievalConfig] = {
     "hybrid+expand": RetrievalConfig(route_documents=False),
     "hybrid+expand+route": RetrievalConfig(),
     "hybrid+expand+route (no collapse)": RetrievalConfig(collapse=False),
+    "hybrid+expand+route (no places)": RetrievalConfig(places=False),
     "+heading match": RetrievalConfig(heading_bonus=0.05),
     "+mmr": RetrievalConfig(mmr_lambda=0.85),
     "+sentence rescoring": RetrievalConfig(sentence_weight=0.2),

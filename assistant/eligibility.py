@@ -1,0 +1,159 @@
+"""Place-aware answers: "we're a business in Bolton - what applies to us?"
+
+People name their town or council; the documents speak of Greater Manchester, the West
+Midlands, mayoral combined authorities, Scotland. With the gazetteer (``places.py``) this
+module
+
+* finds the places a question names (or the one given with ``--place``), and says plainly
+  when a name is ambiguous, misspelt or a postcode;
+* widens the search to the areas that contain the place (district, county, combined
+  authority, city region; the region too for "near us" questions, and the nation for
+  Scotland, Wales and Northern Ireland, where policy differs);
+* states the place chain as a cited fact from the ONS lookup, and then what the passages
+  name: when they list places and the user's area is not among them, the answer says so
+  rather than implying eligibility, and suggests what to check instead.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from .models import Citation, Query
+from .places import Gazetteer, Place, PlaceMatch
+
+_NEAR = re.compile(r"\b(?:near|around|close to|in (?:our|my|the) (?:area|region)|nearby|local(?:ly)?|"
+                   r"our (?:area|region)|where we are)\b", re.I)
+_ELIGIBILITY = re.compile(r"\b(?:eligib\w*|apply|applies|qualify|can (?:we|i) (?:get|bid|claim)|is there (?:any|anything)|"
+                          r"funding for|grant|what (?:applies|is there) (?:to|for) us|for (?:us|our))\b", re.I)
+_DEVOLVED = {"Scotland", "Wales", "Northern Ireland"}
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceContext:
+    """What a question says about places, and what retrieval and the answer do with it."""
+
+    matches: tuple[PlaceMatch, ...] = ()
+    places: tuple[Place, ...] = ()  # resolved places
+    areas: tuple[str, ...] = ()  # names to look for in the documents, the place itself first
+    notes: tuple[str, ...] = ()  # ambiguity, misspellings, what a place lies in
+
+    @property
+    def found(self) -> bool:
+        return bool(self.places)
+
+
+def place_context(question: str, gazetteer: Gazetteer | None, place: str | None = None) -> PlaceContext:
+    """The places in ``question`` (and ``place``, given explicitly) and the areas that contain them."""
+    if gazetteer is None:
+        return PlaceContext()
+    matches = list(gazetteer.find_places(question))
+    if place:
+        matches.insert(0, gazetteer.resolve(place))
+    places: list[Place] = []
+    notes: list[str] = []
+    for match in matches:
+        if match.status == "found" and match.place is not None:
+            places.append(match.place)
+        else:
+            notes.append(match.message)
+    near = bool(_NEAR.search(question))
+    areas: list[str] = []
+    for found in places:
+        for name in _areas(gazetteer, found, near):
+            if name not in areas:
+                areas.append(name)
+    return PlaceContext(tuple(matches), tuple(places), tuple(areas), tuple(notes))
+
+
+def _areas(gazetteer: Gazetteer, place: Place, near: bool) -> list[str]:
+    """The names under which the documents may speak of ``place``."""
+    names = [place.name]
+    if place.district and place.district.name != place.name:
+        names.append(place.district.name)
+    if place.county:
+        names.append(place.county.name)
+    if place.city_region:
+        names.append(place.city_region)
+    ca = place.combined_authority
+    if ca:
+        names += [ca.name, ca.official_name, *ca.aliases]
+    if near and place.region:
+        names.append(place.region.name)
+    if place.nation.name in _DEVOLVED or near or place.kind in ("nation", "region"):
+        names.append(place.nation.name)
+    return [n for n in names if n and len(n) > 2 and not n.isupper()] or [place.name]
+
+
+def expand_for_places(query: Query, context: PlaceContext) -> Query:
+    """Search for the containing areas too: "Salford" is also looked for as "Greater Manchester"."""
+    if not context.found:
+        return replace(query, notes=(*query.notes, *context.notes)) if context.notes else query
+    wider = [a for a in context.areas if a.lower() not in query.text.lower()]
+    notes = [f"{_where(p)}" for p in context.places] + list(context.notes)
+    searched = query.searched + (f" ({'; '.join(wider[:4])})" if wider else "")
+    return replace(query, search_text=searched, related=(*query.related, *wider),
+                   notes=(*query.notes, *notes))
+
+
+def _where(place: Place) -> str:
+    chain = [c for c in place.chain[1:] if c]
+    return f"{place.name} is in {', '.join(chain)}." if chain else f"{place.name}."
+
+
+def place_citation(n: int, match: PlaceMatch, gazetteer: Gazetteer) -> Citation:
+    """The place chain as a cited fact: its own kind of citation, to the ONS lookup and its vintage."""
+    place = match.place
+    assert place is not None
+    sources = "; ".join(place.sources) or "ONS lookups"
+    return Citation(n=n, quote=match.message, chunk_id="", doc_id="ons-place-lookups", title=sources,
+                    publisher="Office for National Statistics (ONS)", published=", ".join(sorted(set(
+                        gazetteer.vintages.values()))), licence="Open Government Licence v3.0",
+                    section="", page=None, url="https://geoportal.statistics.gov.uk/", kind="gazetteer")
+
+
+def named_places(gazetteer: Gazetteer, text: str) -> list[str]:
+    """Places a passage names (districts and bigger, and city regions), in order, each once."""
+    names: list[str] = []
+    for match in gazetteer.find_places(text):
+        if match.status == "found" and match.place is not None and match.place.kind != "town":
+            name = text[match.span[0]:match.span[1]] if match.span else match.place.name
+            if name not in names:
+                names.append(name)
+    return names
+
+
+def place_statement(context: PlaceContext, gazetteer: Gazetteer, quotes: Sequence[tuple[int, str]]) -> str | None:
+    """Whether the passages name the user's area: "... names Greater Manchester, the West Midlands and
+    Glasgow; Cornwall is not among them." Every place it mentions is in the quote it cites."""
+    if not context.found:
+        return None
+    place = context.places[0]
+    wanted = {a.lower() for a in context.areas}
+    for n, quote in quotes:
+        named = named_places(gazetteer, quote)
+        if len(named) < 2:
+            continue
+        hit = [name for name in named if name.lower() in wanted]
+        listed = _join(named)
+        if hit:
+            return f"The passage [{n}] names {listed}; {hit[0]} includes {place.name}."
+        return (f"The passage [{n}] names {listed}; {place.name} is not among them, nor is any area that "
+                f"contains it.")
+    return None
+
+
+def next_steps(question: str, context: PlaceContext) -> tuple[str, ...]:
+    """What to check, for a question about eligibility: the documents don't decide who qualifies."""
+    if not (_ELIGIBILITY.search(question) or context.found):
+        return ()
+    body = "your council"
+    if context.found and context.places[0].combined_authority is not None:
+        body = f"{context.places[0].combined_authority.official_name} or your council"
+    return (f"Whether a particular business or project qualifies is set by each fund's own rules and "
+            f"prospectus, not by these documents: check those, or ask {body}.",)
+
+
+def _join(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
