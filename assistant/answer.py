@@ -27,7 +27,7 @@ import numpy as np
 from .chunk import looks_like_contents, shingles
 from .embed import Embedder
 from .layout import readable
-from .eligibility import PlaceContext, next_steps, place_citation, place_statement
+from .eligibility import PlaceContext, is_about_place, next_steps, place_citation, place_statement
 from .lexical import STOPWORDS, tokenize
 from .models import Answer, Chunk, Citation, Hit, Query
 from .places import Gazetteer
@@ -132,6 +132,9 @@ def _overlap(weights: dict[str, float], sentence: str, context: set[str] = froze
     return sum(w for t, w in weights.items() if t in present) / total
 
 
+_CAPTION = re.compile(r"(?:Source|Sources|Figure|Table|Chart|Photo(?:graph)?|Image|Credit)\b\s*\d*[.:]?\s", re.I)
+
+
 def unknown_names(question: str, vocabulary: frozenset[str], gazetteer: Gazetteer | None) -> list[str]:
     """Names in the question (capitalised words, not its first) that no document uses and that are not
     places: "Mars", "Bitcoin". The documents cannot say anything about those."""
@@ -185,8 +188,8 @@ def _focus(question: str) -> str | None:
     match = re.search(r"^\s*(?:which|what)\s+(?:\w+\s+)?([a-z]{4,})\b|^\s*who\s+([a-z]{4,})\b", question.lower())
     if not match:
         return None
-    word = match.group(1) or match.group(2)
-    return None if word in {"does", "will", "have", "were", "there"} else tokenize(word, bigrams=False)[0]
+    tokens = tokenize(match.group(1) or match.group(2), bigrams=False)
+    return tokens[0] if tokens and tokens[0] not in {"could", "would", "should", "might", "must"} else None
 
 
 def score_sentences(index: SearchIndex, embedder: Embedder, query: Query, hits: Sequence[Hit],
@@ -199,6 +202,8 @@ def score_sentences(index: SearchIndex, embedder: Embedder, query: Query, hits: 
     focus = _focus(query.text)
     authorship = bool(_AUTHORSHIP.search(query.text))
     counted = _counted(query.text)
+    # "What applies to us?" asks about the place itself; "is an accelerator near us?" about a topic there.
+    area_bonus = 0.15 if is_about_place(query.text) else 0.08
     candidates = []
     for position, hit in enumerate(hits[:PASSAGES]):
         spans, matrix = index.sentence_vectors(hit.chunk, embedder)
@@ -217,14 +222,14 @@ def score_sentences(index: SearchIndex, embedder: Embedder, query: Query, hits: 
             if hit.chunk.source.kind == "government":
                 adjust += 0.02  # the primary text, when commentary says the same
             if areas and any(a.lower() in sentence.lower() for a in areas):
-                adjust += 0.08  # it names the area the user is in (Greater Manchester for Salford)
+                adjust += area_bonus  # it names the area the user is in (Greater Manchester for Salford)
             if counted and counted.search(sentence):
                 adjust += 0.1  # "the six stages" asked, "six stages: ..." found
             if authorship and _BYLINE.match(" ".join(sentence.split())) and len(sentence.split()) <= 20:
                 adjust += 0.3  # "who wrote ...?": a signature or byline ("Jesse Norman Minister of State ...")
             if looks_like_contents(sentence) or re.search(r"\bContents\b", sentence) or \
-                    _title_echo(sentence, hit.chunk.source.title):
-                adjust -= 0.3  # a contents line or a title page names things; it states nothing
+                    _CAPTION.match(sentence.strip()) or _title_echo(sentence, hit.chunk.source.title):
+                adjust -= 0.3  # a contents line, a caption or a title page names things; it states nothing
             best = max([values[0], *[0.95 * v for v in values[1:]]])
             candidates.append(Candidate(hit, start, end, best + adjust, tuple(v + adjust for v in values[1:])))
     candidates.sort(key=lambda c: -c.score)
@@ -261,7 +266,7 @@ def compose(index: SearchIndex, embedder: Embedder, query: Query, hits: Sequence
         return _abstain(query, hits, "The documents I have don't answer that. The closest passages are below, "
                                      "in case they help.", steps=steps)
     listing = is_list_question(query.text)
-    candidates = [_with_followers(index, embedder, c) for c in candidates[:24]] + candidates[24:]
+    candidates = [_with_followers(index, embedder, c, places.areas) for c in candidates[:24]] + candidates[24:]
     wanted = expected_type(query.text)
     if wanted is not None and not listing and not wanted.met_by(candidates[0].text):
         # The lead doesn't state what was asked (an amount, a date...): a close second that does may lead;
@@ -275,6 +280,8 @@ def compose(index: SearchIndex, embedder: Embedder, query: Query, hits: Sequence
     chosen, renderings = _pick(candidates, listing, settings)
     if listing:
         chosen = _follow_list(index, embedder, chosen, 8)
+    elif chosen and chosen[0].hit.chunk.source.kind != "government":
+        chosen = _primary_first(chosen, candidates, settings, renderings)
     margin = 0.16 if listing else 0.11
     main, more = _within_budget(chosen, candidates[0].score - margin, 8 if listing else 4, settings.answer_words)
 
@@ -307,7 +314,8 @@ _ANAPHORA = re.compile(r"^(?:[\"\u201c]?(?:This|These|That|Those|It|Its|They|The
                        r"In England, this|Such|Here)\b)")
 
 
-def _with_followers(index: SearchIndex, embedder: Embedder, candidate: Candidate) -> Candidate:
+def _with_followers(index: SearchIndex, embedder: Embedder, candidate: Candidate,
+                    areas: Sequence[str] = ()) -> Candidate:
     """Extend a sentence with the ones right after it in its paragraph that lean on it.
 
     "Education By 2030, the number ... will have significantly increased. In England, this will
@@ -326,8 +334,36 @@ def _with_followers(index: SearchIndex, embedder: Embedder, candidate: Candidate
         end = stop
         if end - candidate.end > 400:
             break
-    return candidate if end == candidate.end else Candidate(candidate.hit, candidate.start, end, candidate.score,
-                                                            candidate.parts)
+    if end == candidate.end:
+        return candidate
+    score = candidate.score
+    added = text[candidate.end:end].lower()
+    if any(a.lower() in added for a in areas) and not any(a.lower() in candidate.text.lower() for a in areas):
+        score += 0.08  # the follower names the user's area ("These pilots will be centred on Greater Manchester")
+    return Candidate(candidate.hit, candidate.start, end, score, candidate.parts)
+
+
+def _primary_first(chosen: list[Candidate], candidates: list[Candidate], settings: Settings,
+                   renderings: dict[int, list[Candidate]]) -> list[Candidate]:
+    """When commentary leads, the government text that says the same leads instead.
+
+    Commentary often sums up in one sentence what the White Paper spreads over two; the primary
+    text is what a reader should check, so a government sentence sharing most of the lead's
+    content words goes first, even if it scored lower.
+    """
+    lead = set(tokenize(chosen[0].text, bigrams=False))
+    for candidate in candidates:
+        if candidate.hit.chunk.source.kind != "government" or candidate.score < settings.abstain_below:
+            continue
+        words = set(tokenize(candidate.text, bigrams=False))
+        if len(words & lead) >= 0.3 * min(len(words), len(lead)) and candidate not in chosen:
+            grams = shingles(candidate.text)
+            twin = next((c for c in candidates if c.hit.chunk.doc_id != candidate.hit.chunk.doc_id
+                         and c.hit.chunk.source.kind == "government" and _same(grams, shingles(c.text))), None)
+            if twin is not None:
+                renderings[id(candidate)] = [twin]  # the same sentence in the other rendering, cited too
+            return [candidate, *chosen]
+    return chosen
 
 
 def _pick(candidates: list[Candidate], listing: bool,

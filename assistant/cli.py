@@ -193,17 +193,21 @@ def _filters(documents: tuple[str, ...], section: str | None, pages: tuple[int, 
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @click.option("--batch", type=click.File("r", encoding="utf-8"),
               help="A .jsonl file of {\"id\", \"question\"} lines; prints one JSON line per question.")
+@click.option("--place", help="A town or council: also search the areas that contain it (e.g. Bolton).")
 @filter_options
-def search(question: str | None, k: int | None, as_json: bool, batch, documents, section, pages, topics) -> None:  # type: ignore[no-untyped-def]
+def search(question: str | None, k: int | None, as_json: bool, batch, place, documents, section, pages, topics) -> None:  # type: ignore[no-untyped-def]
     """Find the passages that best match QUESTION.
 
     \b
         levelup search "Which places get Innovation Accelerators?"
         levelup search "skills" --doc dfe-skills-for-jobs-white-paper-2021 --pages 10-20
+        levelup search --place Bolton
         levelup search --batch ../shared/eval/dev.jsonl --k 10 --json
     """
     from .pipeline import Assistant
 
+    if question is None and batch is None and place:
+        question = place  # searched with the areas that contain it
     if (question is None) == (batch is None):
         raise click.UsageError("Give a QUESTION or --batch FILE (not both).")
     filters = _filters(documents, section, pages, topics)
@@ -212,7 +216,7 @@ def search(question: str | None, k: int | None, as_json: bool, batch, documents,
         if batch is not None:
             _search_batch(assistant, batch, k, filters)
             return
-        result = assistant.search(question, k, filters=filters)
+        result = assistant.search(question, k, filters=filters, place=place)
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
         return
@@ -339,8 +343,9 @@ def _source_texts(assistant):  # type: ignore[no-untyped-def]
 @click.option("--history", multiple=True, metavar="QUESTION",
               help="An earlier question of the conversation, oldest first (repeatable): follow-ups are read in its light.")
 @click.option("--trace", is_flag=True, help="With --json, include the passages retrieved.")
+@click.option("--place", help="Where you are (a town or council): the answer covers the areas that contain it.")
 @filter_options
-def ask(question: str | None, as_json: bool, batch, history: tuple[str, ...], trace: bool,  # type: ignore[no-untyped-def]
+def ask(question: str | None, as_json: bool, batch, history: tuple[str, ...], trace: bool, place,  # type: ignore[no-untyped-def]
         documents, section, pages, topics) -> None:
     """Answer QUESTION from the indexed documents, quoting and citing every sentence.
 
@@ -349,10 +354,13 @@ def ask(question: str | None, as_json: bool, batch, history: tuple[str, ...], tr
     \b
         levelup ask "How much is the UK Shared Prosperity Fund worth?"
         levelup ask "and who runs it?" --history "What is the UKSPF?"
+        levelup ask "what funding could apply to us?" --place Wigan
         levelup ask --batch ../shared/eval/dev.jsonl --json
     """
     from .pipeline import Assistant
 
+    if question is None and batch is None and place:
+        question = f"What do the documents say about {place}?"
     if (question is None) == (batch is None):
         raise click.UsageError("Give a QUESTION or --batch FILE (not both).")
     filters = _filters(documents, section, pages, topics)
@@ -361,7 +369,7 @@ def ask(question: str | None, as_json: bool, batch, history: tuple[str, ...], tr
         if batch is not None:
             _ask_batch(assistant, batch, filters)
             return
-        answer = assistant.ask(question, history=list(history), filters=filters)
+        answer = assistant.ask(question, history=list(history), filters=filters, place=place)
     if as_json:
         click.echo(json.dumps(answer.to_dict(trace=trace), ensure_ascii=False))
     else:
@@ -408,6 +416,8 @@ def render_answer(answer) -> str:  # type: ignore[no-untyped-def]
             if c.url:
                 lines.append(f"    {c.url}")
             lines.append(f"    Licence: {c.licence}")
+    if answer.next_steps:
+        lines += ["", "Next steps"] + [f"  {step}" for step in answer.next_steps]
     if answer.more:
         lines += ["", "More"] + [f"  {m}" for m in answer.more]
     if answer.related:

@@ -55,8 +55,9 @@ def place_context(question: str, gazetteer: Gazetteer | None, place: str | None 
     notes: list[str] = []
     for match in matches:
         if match.status == "found" and match.place is not None:
-            places.append(match.place)
-        else:
+            if match.place not in places:
+                places.append(match.place)
+        elif match.message not in notes:
             notes.append(match.message)
     near = bool(_NEAR.search(question))
     areas: list[str] = []
@@ -92,9 +93,13 @@ def expand_for_places(query: Query, context: PlaceContext) -> Query:
         return replace(query, notes=(*query.notes, *context.notes)) if context.notes else query
     wider = [a for a in context.areas if a.lower() not in query.text.lower()]
     notes = [f"{_where(p)}" for p in context.places] + list(context.notes)
-    searched = query.searched + (f" ({'; '.join(wider[:4])})" if wider else "")
-    return replace(query, search_text=searched, related=(*query.related, *wider),
-                   notes=(*query.notes, *notes))
+    # The areas join the word search. The meaning search keeps the question as asked (area names there
+    # pull it towards any passage about those areas), unless the question is little more than the place.
+    searched = query.searched
+    if wider and len(re.findall(r"\w+", query.text)) <= 4:
+        searched += f" ({'; '.join(wider[:4])})"
+    return replace(query, search_text=searched if searched != query.text else "",
+                   related=(*query.related, *wider), notes=(*query.notes, *notes))
 
 
 def _where(place: Place) -> str:
@@ -142,6 +147,11 @@ def place_statement(context: PlaceContext, gazetteer: Gazetteer, quotes: Sequenc
         return (f"The passage [{n}] names {listed}; {place.name} is not among them, nor is any area that "
                 f"contains it.")
     return None
+
+
+def is_about_place(question: str) -> bool:
+    """ "What applies to us?", "is there funding for our area?": the place is the subject, not a detail."""
+    return bool(_ELIGIBILITY.search(question))
 
 
 def next_steps(question: str, context: PlaceContext) -> tuple[str, ...]:

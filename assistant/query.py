@@ -87,8 +87,8 @@ def expand(query: Query, vocabulary: Iterable[str] = (), dictionary: Iterable[st
     """
     text = query.text
     notes = list(query.notes)
-    searched = text
-    related: list[str] = []
+    searched = query.searched  # keeps what an earlier step added (the areas containing a place)
+    related: list[str] = list(query.related)
     known = set(vocabulary)
     for term in glossary():
         pattern = _term_pattern(term)

@@ -179,7 +179,7 @@ def search(index: SearchIndex, embedder: Embedder, query: Query, k: int, filters
         dense = {i: score for i, score in found_ids if i in index.chunks and filters.accepts(index.chunks[i])}
     if config.lexical:
         tokens = tokenize(query.searched)
-        extra = [t for t in tokenize("; ".join(query.related)) if t not in tokens]
+        extra = [t for t in _phrase_tokens(query.related) if t not in tokens]
         found_words = index.lexical.top(tokens + extra, pool * 4 if filters.active else pool,
                                         [1.0] * len(tokens) + [0.5] * len(extra))
         lexical = {i: score for i, score in found_words if i in index.chunks and filters.accepts(index.chunks[i])}
@@ -266,6 +266,17 @@ def _fuse(dense: dict[str, float], lexical: dict[str, float], dense_rank: dict[s
     top = max(lexical.values()) or 1.0
     alpha = config.alpha
     return {c: alpha * dense.get(c, floor) + (1 - alpha) * lexical.get(c, 0.0) / top for c in candidates}
+
+
+def _phrase_tokens(phrases: Sequence[str]) -> list[str]:
+    """Word-search tokens for added phrases: a name of several words counts only as its word pairs, so
+    "West Yorkshire" does not match every "West"."""
+    tokens: list[str] = []
+    for phrase in phrases:
+        found = tokenize(phrase)
+        pairs = [t for t in found if "_" in t]
+        tokens += pairs or found
+    return tokens
 
 
 def collapse_duplicates(hits: Sequence[Hit], threshold: float = 0.85) -> list[Hit]:
