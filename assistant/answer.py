@@ -34,7 +34,7 @@ from .places import Gazetteer
 from .retrieve import SearchIndex
 from .settings import Settings
 
-PASSAGES = 6  # passages whose sentences are candidates
+PASSAGES = 6  # passages whose sentences are candidates (plus any fetched for the user's own areas)
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +205,8 @@ def score_sentences(index: SearchIndex, embedder: Embedder, query: Query, hits: 
     # "What applies to us?" asks about the place itself; "is an accelerator near us?" about a topic there.
     area_bonus = 0.15 if is_about_place(query.text) else 0.08
     candidates = []
-    for position, hit in enumerate(hits[:PASSAGES]):
+    local = [h for h in hits[PASSAGES * 2:]]  # fetched for the user's areas: always considered
+    for position, hit in enumerate([*hits[:PASSAGES], *local]):
         spans, matrix = index.sentence_vectors(hit.chunk, embedder)
         similarities = matrix @ vectors.T  # sentences x (question, parts)
         context = set(tokenize(hit.chunk.source.title, bigrams=False))
@@ -254,10 +255,14 @@ def compose(index: SearchIndex, embedder: Embedder, query: Query, hits: Sequence
     place's areas as a cited fact from the ONS lookup and says whether the passages name them.
     """
     steps = next_steps(query.text, places)
+    unclear = next((m for m in places.matches if m.status == "ambiguous"), None)
+    if unclear is not None and not places.found and is_about_place(query.text):
+        return Answer(question=query.text, text=unclear.message, abstained=True, reason="ambiguous_place",
+                      kind="clarify", notes=query.notes, related=tuple(hits[:3]), trace=tuple(hits))
     if not hits:
         return _abstain(query, hits, "The documents I have don't answer that: nothing in them matches the question.",
                         steps=steps)
-    missing = unknown_names(query.text, index.vocabulary, gazetteer)
+    missing = [n for n in unknown_names(query.text, index.vocabulary, gazetteer) if n not in places.unresolved]
     if missing:
         return _abstain(query, hits, f"The documents I have don't mention {_join(missing)}. The closest passages "
                                      "are below, in case they help.", steps=steps)
@@ -282,6 +287,8 @@ def compose(index: SearchIndex, embedder: Embedder, query: Query, hits: Sequence
         chosen = _follow_list(index, embedder, chosen, 8)
     elif chosen and chosen[0].hit.chunk.source.kind != "government":
         chosen = _primary_first(chosen, candidates, settings, renderings)
+    if places.found and is_about_place(query.text):
+        chosen = _local_too(chosen, candidates, places.areas, settings)
     margin = 0.16 if listing else 0.11
     main, more = _within_budget(chosen, candidates[0].score - margin, 8 if listing else 4, settings.answer_words)
 
@@ -341,6 +348,18 @@ def _with_followers(index: SearchIndex, embedder: Embedder, candidate: Candidate
     if any(a.lower() in added for a in areas) and not any(a.lower() in candidate.text.lower() for a in areas):
         score += 0.08  # the follower names the user's area ("These pilots will be centred on Greater Manchester")
     return Candidate(candidate.hit, candidate.start, end, score, candidate.parts)
+
+
+def _local_too(chosen: list[Candidate], candidates: list[Candidate], areas: Sequence[str],
+               settings: Settings) -> list[Candidate]:
+    """ "What could apply to us in Wigan?": besides what applies anywhere, what the documents say about the
+    user's own areas (Greater Manchester), when they say anything relevant."""
+    def local(c: Candidate) -> bool:
+        return any(a.lower() in c.text.lower() for a in areas[1:])
+    if any(local(c) for c in chosen):
+        return chosen
+    best = next((c for c in candidates if local(c) and c.score >= settings.abstain_below and _words(c.text) >= 4), None)
+    return chosen if best is None else [*chosen[:1], best, *chosen[1:]]
 
 
 def _primary_first(chosen: list[Candidate], candidates: list[Candidate], settings: Settings,

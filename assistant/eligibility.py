@@ -28,6 +28,7 @@ _NEAR = re.compile(r"\b(?:near|around|close to|in (?:our|my|the) (?:area|region)
 _ELIGIBILITY = re.compile(r"\b(?:eligib\w*|apply|applies|qualify|can (?:we|i) (?:get|bid|claim)|is there (?:any|anything)|"
                           r"funding for|grant|what (?:applies|is there) (?:to|for) us|for (?:us|our))\b", re.I)
 _DEVOLVED = {"Scotland", "Wales", "Northern Ireland"}
+_LOCATIVE_NAME = re.compile(r"\b(?:in|at|near|from|around|round)\s+([A-Z][\w'-]{2,}(?:\s+[A-Z][\w'-]+)?)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,11 @@ class PlaceContext:
     def found(self) -> bool:
         return bool(self.places)
 
+    @property
+    def unresolved(self) -> frozenset[str]:
+        """Names taken for places but not resolved (misspelt or ambiguous): not "unknown to the documents"."""
+        return frozenset(w for m in self.matches if m.status != "found" for w in re.findall(r"\w+", m.query))
+
 
 def place_context(question: str, gazetteer: Gazetteer | None, place: str | None = None) -> PlaceContext:
     """The places in ``question`` (and ``place``, given explicitly) and the areas that contain them."""
@@ -51,6 +57,12 @@ def place_context(question: str, gazetteer: Gazetteer | None, place: str | None 
     matches = list(gazetteer.find_places(question))
     if place:
         matches.insert(0, gazetteer.resolve(place))
+    taken = [m.span for m in matches if m.span]
+    for named in _LOCATIVE_NAME.finditer(question):  # "we're in Wolverhamptn": say what it might be
+        if not any(a <= named.start(1) < b for a, b in taken):
+            match = gazetteer.resolve(named.group(1))
+            if match.status == "unknown" and match.suggestions:
+                matches.append(match)
     places: list[Place] = []
     notes: list[str] = []
     for match in matches:

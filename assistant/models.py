@@ -257,7 +257,7 @@ class Answer:
     citations: tuple[Citation, ...] = ()
     abstained: bool = False
     reason: str = ""  # why it abstained or refused: "not_covered", "off_topic", "personal_data", ...
-    kind: str = "answer"  # "answer", "list", "abstain", "refusal", "smalltalk"
+    kind: str = "answer"  # "answer", "list", "abstain", "clarify" (which Newport?), "refusal", "smalltalk"
     more: tuple[str, ...] = ()  # further cited sentences, for "show more" (markers refer to citations)
     related: tuple[Hit, ...] = ()
     notes: tuple[str, ...] = ()  # how the question was read

@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .answer import PASSAGES, compose
-from .eligibility import PlaceContext, expand_for_places, place_context
+from .eligibility import PlaceContext, expand_for_places, is_about_place, place_context
 from .embed import Embedder, get_embedder
 from .errors import ConfigurationError, QueryError
 from .guard import route
@@ -111,9 +111,21 @@ class Assistant:
         config = replace(MODES[DEFAULT_MODE], collapse=False)
         query, context = self._understand(question, history, place, config)
         query, hits = search(self.index(), self.embedder, query, PASSAGES * 2, filters, config)
+        if context.found and is_about_place(query.text):
+            hits = [*hits, *self._local_hits(context, hits, filters, config)]
         hits = _with_place_reasons(hits, context)
         answer = compose(self.index(), self.embedder, query, hits, self.settings, context, self.gazetteer())
         return replace(answer, latency_ms=(time.perf_counter() - started) * 1000)
+
+
+    def _local_hits(self, context: PlaceContext, hits: Sequence[Hit], filters: Filters,
+                    config: RetrievalConfig) -> list[Hit]:
+        """Passages about the user's own areas ("Greater Manchester"), for "what applies to us?" questions
+        whose wording alone finds only what applies everywhere."""
+        areas = "; ".join(context.areas[1:4]) or context.areas[0]
+        seen = {h.chunk.id for h in hits}
+        _, local = search(self.index(), self.embedder, Query(areas), 4, filters, replace(config, expand=False))
+        return [h for h in local if h.chunk.id not in seen]
 
 
 def _with_place_reasons(hits: Sequence[Hit], context: PlaceContext) -> list[Hit]:

@@ -92,7 +92,7 @@ def expand(query: Query, vocabulary: Iterable[str] = (), dictionary: Iterable[st
     known = set(vocabulary)
     for term in glossary():
         pattern = _term_pattern(term)
-        match = pattern.search(searched)
+        match = pattern.search(text)  # the question itself, not meanings added for other terms
         if not match or any(m.lower() in text.lower() for m in term.means if m.lower() != term.key.lower()):
             continue
         meanings = [m for m in term.means if m.lower() != match.group(0).lower()]
