@@ -10,7 +10,6 @@ import json
 import os
 import re
 import sys
-import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,8 +17,7 @@ from pathlib import Path
 import click
 
 from .errors import AssistantError
-from .layout import readable
-from .models import Hit, IngestReport
+from .render import batch_citation, describe_ingest, render_answer, render_hit
 from .settings import get_settings
 
 
@@ -114,24 +112,7 @@ def ingest(paths: tuple[Path, ...], prune: bool, no_progress: bool) -> None:
         sys.exit(1)
 
 
-def describe_ingest(report: IngestReport) -> list[str]:
-    lines = [f"skipped  {source}: {reason}" for source, reason in report.skipped]
-    lines += [f"warning  {w}" for w in report.warnings]
-    lines += [f"FAILED   {path}: {reason}" for path, reason in report.failed]
-    done = len(report.added) + len(report.updated)
-    if report.generation:
-        rate = f", {report.pages / report.seconds:.0f} pages/s" if report.pages and report.seconds else ""
-        lines.append(
-            f"Indexed {done} document(s) ({len(report.added)} new, {len(report.updated)} changed, "
-            f"{len(report.unchanged)} unchanged, {len(report.removed)} removed): {report.passages} passages, "
-            f"{report.embedded} embedded, {report.reused} reused, in {report.seconds:.1f} s{rate}."
-        )
-    elif report.unchanged and not done:
-        lines.append(f"Index up to date: {len(report.unchanged)} document(s) unchanged, {report.passages} passages, "
-                     f"nothing re-embedded ({report.seconds:.2f} s).")
-    elif report.failed:
-        lines.append("Nothing was indexed in this run; the previous index (if any) is still serving.")
-    return lines
+
 
 
 # --- status ------------------------------------------------------------------------------
@@ -228,15 +209,20 @@ def search(question: str | None, k: int | None, as_json: bool, batch, place, doc
         click.echo(render_hit(hit))
 
 
-def _search_batch(assistant, lines, k: int | None, filters) -> None:  # type: ignore[no-untyped-def]
+def _batch(lines) -> Iterator[tuple[object, object, dict[str, object]]]:  # type: ignore[no-untyped-def]
+    """(id, question, the whole record) for each line of a .jsonl batch; a bad line stops with its number."""
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             item = json.loads(line)
-            qid, question = item["id"], item["question"]
+            yield item["id"], item["question"], item
         except (ValueError, KeyError, TypeError) as exc:
             raise click.ClickException(f"line {number} of the batch file is not {{\"id\", \"question\"}} JSON: {exc}")
+
+
+def _search_batch(assistant, lines, k: int | None, filters) -> None:  # type: ignore[no-untyped-def]
+    for qid, question, _ in _batch(lines):
         try:
             result = assistant.search(question, k, filters=filters)
             out = {"id": qid, "results": [h.to_dict() for h in result.hits]}
@@ -377,18 +363,11 @@ def ask(question: str | None, as_json: bool, batch, history: tuple[str, ...], tr
 
 
 def _ask_batch(assistant, lines, filters) -> None:  # type: ignore[no-untyped-def]
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-            qid, question = item["id"], item["question"]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise click.ClickException(f"line {number} of the batch file is not {{\"id\", \"question\"}} JSON: {exc}")
+    for qid, question, item in _batch(lines):
         try:
             answer = assistant.ask(question, history=item.get("history") or [], filters=filters)
             out = {"id": qid, "answer": answer.text, "abstained": answer.abstained, "reason": answer.reason,
-                   "citations": [_batch_citation(c) for c in answer.citations],
+                   "citations": [batch_citation(c) for c in answer.citations],
                    "latency_ms": round(answer.latency_ms, 1)}
         except AssistantError as exc:
             out = {"id": qid, "answer": str(exc), "abstained": True, "reason": "error", "citations": [],
@@ -396,46 +375,13 @@ def _ask_batch(assistant, lines, filters) -> None:  # type: ignore[no-untyped-de
         click.echo(json.dumps(out, ensure_ascii=False))
 
 
-def _batch_citation(citation) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    return {"n": citation.n, "chunk_id": citation.chunk_id, "doc_id": citation.doc_id, "title": citation.title,
-            "page": citation.page, "section": citation.section, "quote": citation.quote, "url": citation.url,
-            "publisher": citation.publisher, "published": citation.published, "licence": citation.licence}
 
 
-def render_answer(answer) -> str:  # type: ignore[no-untyped-def]
-    """The answer, then each source: title, publisher, date, section, page, quote, link and licence."""
-    lines = [f"note: {n}" for n in answer.notes]
-    lines += [answer.text, ""]
-    if answer.citations:
-        lines.append("Sources")
-        for c in answer.citations:
-            where = ", ".join(x for x in (f"§ {c.section}" if c.section else "", f"p. {c.page}" if c.page else "") if x)
-            lines.append(f"[{c.n}] {c.title} ({c.publisher}, {c.published}){' - ' + where if where else ''}")
-            lines.append(textwrap.fill(f"\u201c{readable(c.quote)}\u201d", width=100,
-                                       initial_indent="    ", subsequent_indent="    "))
-            if c.url:
-                lines.append(f"    {c.url}")
-            lines.append(f"    Licence: {c.licence}")
-    if answer.next_steps:
-        lines += ["", "Next steps"] + [f"  {step}" for step in answer.next_steps]
-    if answer.more:
-        lines += ["", "More"] + [f"  {m}" for m in answer.more]
-    if answer.related:
-        lines += ["", "May be related"] + [render_hit(h) for h in answer.related]
-    return "\n".join(lines).rstrip()
 
 
-def render_hit(hit: Hit) -> str:
-    c = hit.chunk
-    page = ""
-    if c.page_start:
-        page = f", p. {c.page_label or c.page_start}" + (f"-{c.page_end}" if c.page_end and c.page_end != c.page_start else "")
-    where = f"{c.source.title}{page}"
-    section = f"\n   § {c.section}" if c.section else ""
-    link = f"\n   {c.link}" if c.link else ""
-    body = textwrap.fill(readable(c.text), width=100, initial_indent="   ", subsequent_indent="   ",
-                         max_lines=6, placeholder=" …")
-    return f"{hit.rank:>2}. [{hit.score:.3f}] {where}{section}{link}\n{body}\n"
+
+
+
 
 
 

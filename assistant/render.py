@@ -1,0 +1,73 @@
+"""How results read in a terminal: one renderer per result type, shared by every face that prints text."""
+
+from __future__ import annotations
+
+import textwrap
+
+from .layout import readable
+from .models import Answer, Citation, Hit, IngestReport
+
+
+def describe_ingest(report: IngestReport) -> list[str]:
+    """One line per skipped, warned or failed file, then what the run did."""
+    lines = [f"skipped  {source}: {reason}" for source, reason in report.skipped]
+    lines += [f"warning  {w}" for w in report.warnings]
+    lines += [f"FAILED   {path}: {reason}" for path, reason in report.failed]
+    done = len(report.added) + len(report.updated)
+    if report.generation:
+        rate = f", {report.pages / report.seconds:.0f} pages/s" if report.pages and report.seconds else ""
+        lines.append(
+            f"Indexed {done} document(s) ({len(report.added)} new, {len(report.updated)} changed, "
+            f"{len(report.unchanged)} unchanged, {len(report.removed)} removed): {report.passages} passages, "
+            f"{report.embedded} embedded, {report.reused} reused, in {report.seconds:.1f} s{rate}."
+        )
+    elif report.unchanged and not done:
+        lines.append(f"Index up to date: {len(report.unchanged)} document(s) unchanged, {report.passages} passages, "
+                     f"nothing re-embedded ({report.seconds:.2f} s).")
+    elif report.failed:
+        lines.append("Nothing was indexed in this run; the previous index (if any) is still serving.")
+    return lines
+
+
+def render_hit(hit: Hit) -> str:
+    """A search result: rank, score, document and page, section, link, and the start of the passage."""
+    c = hit.chunk
+    page = ""
+    if c.page_start:
+        page = f", p. {c.page_label or c.page_start}" + (f"-{c.page_end}" if c.page_end and c.page_end != c.page_start else "")
+    where = f"{c.source.title}{page}"
+    section = f"\n   § {c.section}" if c.section else ""
+    link = f"\n   {c.link}" if c.link else ""
+    body = textwrap.fill(readable(c.text), width=100, initial_indent="   ", subsequent_indent="   ",
+                         max_lines=6, placeholder=" …")
+    return f"{hit.rank:>2}. [{hit.score:.3f}] {where}{section}{link}\n{body}\n"
+
+
+def render_answer(answer: Answer) -> str:
+    """The answer, then each source: title, publisher, date, section, page, quote, link and licence."""
+    lines = [f"note: {n}" for n in answer.notes]
+    lines += [answer.text, ""]
+    if answer.citations:
+        lines.append("Sources")
+        for c in answer.citations:
+            where = ", ".join(x for x in (f"§ {c.section}" if c.section else "", f"p. {c.page}" if c.page else "") if x)
+            lines.append(f"[{c.n}] {c.title} ({c.publisher}, {c.published}){' - ' + where if where else ''}")
+            lines.append(textwrap.fill(f"\u201c{readable(c.quote)}\u201d", width=100,
+                                       initial_indent="    ", subsequent_indent="    "))
+            if c.url:
+                lines.append(f"    {c.url}")
+            lines.append(f"    Licence: {c.licence}")
+    if answer.next_steps:
+        lines += ["", "Next steps"] + [f"  {step}" for step in answer.next_steps]
+    if answer.more:
+        lines += ["", "More"] + [f"  {m}" for m in answer.more]
+    if answer.related:
+        lines += ["", "May be related"] + [render_hit(h) for h in answer.related]
+    return "\n".join(lines).rstrip()
+
+
+def batch_citation(citation: Citation) -> dict[str, object]:
+    """A citation in the `ask --batch` line format (the documented fields, then the credit fields)."""
+    return {"n": citation.n, "chunk_id": citation.chunk_id, "doc_id": citation.doc_id, "title": citation.title,
+            "page": citation.page, "section": citation.section, "quote": citation.quote, "url": citation.url,
+            "publisher": citation.publisher, "published": citation.published, "licence": citation.licence}
