@@ -25,7 +25,8 @@ index: corpus
 
 run: index
 	$(BIN)/levelup status
-	$(BIN)/levelup search "How much is the UK Shared Prosperity Fund worth?" --k 3
+	$(BIN)/levelup ask "How much is the UK Shared Prosperity Fund worth?"
+	$(BIN)/levelup ask "we're a small business in Bolton - is there an innovation accelerator near us?"
 
 test: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q

@@ -135,6 +135,9 @@ def named_places(gazetteer: Gazetteer, text: str) -> list[str]:
     names: list[str] = []
     for match in gazetteer.find_places(text):
         if match.status == "found" and match.place is not None and match.place.kind != "town":
+            start = match.span[0] if match.span else 0
+            if re.search(r"[A-Z][\w]*[\s-]$", text[max(0, start - 30):start]):
+                continue  # part of a longer name that is not a UK place: "MIT-Greater Boston"
             name = text[match.span[0]:match.span[1]] if match.span else match.place.name
             if name not in names:
                 names.append(name)
