@@ -282,9 +282,11 @@ def compose(index: SearchIndex, embedder: Embedder, query: Query, hits: Sequence
             return _abstain(query, hits, "The documents I have don't give that: the passages closest to your "
                                          "question don't state it. They are below, in case they help.", steps=steps)
         candidates = [second, *[c for c in candidates if c is not second]]
+    candidates = _fuller_lead(candidates)
     chosen, renderings = _pick(candidates, listing, settings)
     if listing:
         chosen = _follow_list(index, embedder, chosen, 8)
+        _cite_renderings(chosen, candidates, renderings)
     elif chosen and chosen[0].hit.chunk.source.kind != "government":
         chosen = _primary_first(chosen, candidates, settings, renderings)
     if places.found and is_about_place(query.text):
@@ -348,6 +350,29 @@ def _with_followers(index: SearchIndex, embedder: Embedder, candidate: Candidate
     if any(a.lower() in added for a in areas) and not any(a.lower() in candidate.text.lower() for a in areas):
         score += 0.08  # the follower names the user's area ("These pilots will be centred on Greater Manchester")
     return Candidate(candidate.hit, candidate.start, end, score, candidate.parts)
+
+
+def _fuller_lead(candidates: list[Candidate]) -> list[Candidate]:
+    """A close second that holds the whole lead and more ("...Review: micromobility vehicles; Mobility as a
+    Service; ...", where the lead stops at the colon) says the same and finishes it: it leads instead."""
+    lead = " ".join(candidates[0].text.lower().split()).rstrip(":")
+    for candidate in candidates[1:4]:
+        if candidate.score >= candidates[0].score - 0.05 and lead in " ".join(candidate.text.lower().split()) \
+                and len(candidate.text) > len(candidates[0].text) + 20:
+            return [candidate, *[c for c in candidates if c is not candidate]]
+    return candidates
+
+
+def _cite_renderings(chosen: list[Candidate], candidates: list[Candidate], renderings: dict[int, list[Candidate]]) -> None:
+    """Give each list item the same sentence from the other rendering as a second citation, when retrieved."""
+    for item in chosen:
+        if id(item) in renderings:
+            continue
+        grams = shingles(item.text)
+        twin = next((c for c in candidates if c.hit.chunk.doc_id != item.hit.chunk.doc_id
+                     and _words(c.text) >= 4 and _same(grams, shingles(c.text))), None)
+        if twin is not None:
+            renderings[id(item)] = [twin]
 
 
 def _local_too(chosen: list[Candidate], candidates: list[Candidate], areas: Sequence[str],
@@ -446,8 +471,11 @@ def _follow_list(index: SearchIndex, embedder: Embedder, chosen: list[Candidate]
     text = " ".join(top.text.split())
     count = _ANNOUNCES.search(text)
     heading_like = not re.search(r"[.!?;]$", text) and len(text.split()) <= 24
-    if not (count or text.endswith(":") or heading_like):
+    inline = re.search(r":\s*\S+(?:\s+\S+){2,}", text)  # "...Review: micromobility vehicles; ..." holds its list
+    if inline:
         return chosen
+    if not (count or text.endswith(":") or heading_like):
+        return _same_paragraph(index, embedder, chosen, limit)
     wanted = limit
     if count:
         word = count.group(1).lower()
@@ -475,6 +503,25 @@ def _follow_list(index: SearchIndex, embedder: Embedder, chosen: list[Candidate]
             items.append(c)
         items = items[:wanted]
     items = [Candidate(c.hit, c.start, c.end, top.score - 0.01 * (i + 1)) for i, c in enumerate(items)]
+    return [top, *items, *[c for c in chosen[1:] if all(c.text != i.text for i in items)]]
+
+
+def _same_paragraph(index: SearchIndex, embedder: Embedder, chosen: list[Candidate], limit: int) -> list[Candidate]:
+    """A list question whose best sentence starts a paragraph of commitments ("£560 million will be invested
+    in young people ... We will ensure the Duke of Edinburgh Award ... We will give more students ... the
+    cadets"): the rest of that paragraph are items of the same list."""
+    top = chosen[0]
+    text = top.hit.chunk.text
+    spans, _ = index.sentence_vectors(top.hit.chunk, embedder)
+    items: list[Candidate] = []
+    end = top.end
+    for start, stop in spans:
+        if start < end:
+            continue
+        if "\n\n" in text[end:start] or len(items) >= min(4, limit - 1):
+            break
+        items.append(Candidate(top.hit, start, stop, top.score - 0.01 * (len(items) + 1)))
+        end = stop
     return [top, *items, *[c for c in chosen[1:] if all(c.text != i.text for i in items)]]
 
 
