@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -122,14 +122,13 @@ def _word_weights(index: SearchIndex, text: str) -> dict[str, float]:
     return weights
 
 
-def _overlap(weights: dict[str, float], sentence: str, context: set[str] = frozenset()) -> float:
+def _overlap(weights: dict[str, float], words: frozenset[str], context: frozenset[str] = frozenset()) -> float:
     """Share of the question's (rarity-weighted) words the sentence has; ``context`` words (its
     document's title) count as present: a sentence of the West Midlands skills agreement is about it."""
     total = sum(weights.values())
     if not total:
         return 0.0
-    present = set(tokenize(sentence, bigrams=False)) | context
-    return sum(w for t, w in weights.items() if t in present) / total
+    return sum(w for t, w in weights.items() if t in words or t in context) / total
 
 
 _CAPTION = re.compile(r"(?:Source|Sources|Figure|Table|Chart|Photo(?:graph)?|Image|Credit)\b\s*\d*[.:]?\s", re.I)
@@ -153,11 +152,12 @@ def _join(names: Sequence[str]) -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
-def _title_echo(sentence: str, title: str) -> bool:
-    """A cover-page line or running title: it repeats the document's main title and says little else."""
-    main = [w for w in tokenize(re.split(r"[(\u2013]", title)[0], bigrams=False) if not w.isdigit()]
-    words = [w for w in tokenize(sentence, bigrams=False) if not w.isdigit()]
-    return bool(main) and set(main) <= set(words) and len(words) <= len(main) + 8
+def is_filler(sentence: str, words: frozenset[str], title: str) -> bool:
+    """A contents line, a caption or a title-page line: it names things but states nothing."""
+    main = {w for w in tokenize(re.split(r"[(\u2013]", title)[0], bigrams=False) if not w.isdigit()}
+    title_echo = bool(main) and main <= words and len(words) <= len(main) + 8
+    return (title_echo or looks_like_contents(sentence) or bool(re.search(r"\bContents\b", sentence))
+            or bool(_CAPTION.match(sentence.strip())))
 
 
 _AUTHORSHIP = re.compile(r"\bwho (?:wrote|authored|signed|is the author)|\b(?:wrote|signed|author of) (?:the |this )?"
@@ -193,10 +193,10 @@ def _focus(question: str) -> str | None:
 
 
 def score_sentences(index: SearchIndex, embedder: Embedder, query: Query, hits: Sequence[Hit],
-                    areas: Sequence[str] = ()) -> list[Candidate]:
-    """Every sentence of the top passages, scored against the question (and each of its parts)."""
+                    areas: Sequence[str] = (), passages: int = PASSAGES) -> list[Candidate]:
+    """Every sentence of the top ``passages``, scored against the question (and each of its parts)."""
     texts = [query.searched, *question_parts(query.text)]
-    vectors = embedder.embed_documents(texts) if len(texts) > 1 else np.stack([embedder.embed_query(texts[0])])
+    vectors = np.stack([embedder.embed_query(t) for t in texts])  # the search embedded the first already
     weights = [_word_weights(index, " ".join([t, *query.related])) for t in texts]
     wanted = expected_type(query.text)
     focus = _focus(query.text)
@@ -205,20 +205,22 @@ def score_sentences(index: SearchIndex, embedder: Embedder, query: Query, hits: 
     # "What applies to us?" asks about the place itself; "is an accelerator near us?" about a topic there.
     area_bonus = 0.15 if is_about_place(query.text) else 0.08
     candidates = []
-    local = [h for h in hits[PASSAGES * 2:]]  # fetched for the user's areas: always considered
-    for position, hit in enumerate([*hits[:PASSAGES], *local]):
+    local = [h for h in hits[PASSAGES * 2:]] if passages == PASSAGES else []  # fetched for the user's areas
+    for position, hit in enumerate([*hits[:passages], *local]):
         spans, matrix = index.sentence_vectors(hit.chunk, embedder)
+        units = index.sentence_words(hit.chunk, spans)
         similarities = matrix @ vectors.T  # sentences x (question, parts)
-        context = set(tokenize(hit.chunk.source.title, bigrams=False))
+        context = frozenset(tokenize(hit.chunk.source.title, bigrams=False))
         prior = 0.08 / (1 + position)
         for row, (start, end) in enumerate(spans):
             sentence = hit.chunk.text[start:end]
-            values = [0.55 * float(similarities[row, column]) + 0.35 * _overlap(weights[column], sentence, context)
+            words = units[row]
+            values = [0.55 * float(similarities[row, column]) + 0.35 * _overlap(weights[column], words, context)
                       for column in range(len(texts))]
             adjust = prior
             if wanted is not None:
                 adjust += 0.06 if wanted.met_by(sentence) else -0.06
-            if focus and focus in tokenize(sentence, bigrams=False):
+            if focus and focus in words:
                 adjust += 0.05
             if hit.chunk.source.kind == "government":
                 adjust += 0.02  # the primary text, when commentary says the same
@@ -228,13 +230,26 @@ def score_sentences(index: SearchIndex, embedder: Embedder, query: Query, hits: 
                 adjust += 0.1  # "the six stages" asked, "six stages: ..." found
             if authorship and _BYLINE.match(" ".join(sentence.split())) and len(sentence.split()) <= 20:
                 adjust += 0.3  # "who wrote ...?": a signature or byline ("Jesse Norman Minister of State ...")
-            if looks_like_contents(sentence) or re.search(r"\bContents\b", sentence) or \
-                    _CAPTION.match(sentence.strip()) or _title_echo(sentence, hit.chunk.source.title):
+            if index.is_filler(hit.chunk, row, lambda: is_filler(sentence, words, hit.chunk.source.title)):
                 adjust -= 0.3  # a contents line, a caption or a title page names things; it states nothing
             best = max([values[0], *[0.95 * v for v in values[1:]]])
             candidates.append(Candidate(hit, start, end, best + adjust, tuple(v + adjust for v in values[1:])))
-    candidates.sort(key=lambda c: -c.score)
+    candidates.sort(key=lambda c: (-c.score, c.hit.chunk.id, c.start))
     return candidates
+
+
+def rerank(index: SearchIndex, embedder: Embedder, query: Query, hits: Sequence[Hit], weight: float,
+           areas: Sequence[str] = ()) -> list[Hit]:
+    """Re-rank passages by their best sentence as the composer scores it (meaning, rare words, what the
+    question asks for): the offline stand-in for a cross-encoder, which `levelup eval --compare` keeps."""
+    best: dict[str, float] = {}
+    for candidate in score_sentences(index, embedder, query, hits, areas, passages=len(hits)):
+        best[candidate.hit.chunk.id] = max(best.get(candidate.hit.chunk.id, -1.0), candidate.score)
+    ordered = sorted(hits, key=lambda h: (-(h.score + weight * best.get(h.chunk.id, 0.0)), h.chunk.id))
+    return [replace(h, score=h.score + weight * best.get(h.chunk.id, 0.0), rank=i + 1,
+                    reasons=(*h.reasons, "best sentence")) if i == 0 else
+            replace(h, score=h.score + weight * best.get(h.chunk.id, 0.0), rank=i + 1)
+            for i, h in enumerate(ordered)]
 
 
 # --- composing ---------------------------------------------------------------------------
@@ -276,7 +291,7 @@ def compose(index: SearchIndex, embedder: Embedder, query: Query, hits: Sequence
     if wanted is not None and not listing and not wanted.met_by(candidates[0].text):
         # The lead doesn't state what was asked (an amount, a date...): a close second that does may lead;
         # a name is too easy to find by chance, so for "who/which ..." the lead must have it.
-        second = next((c for c in candidates[1:4] if wanted.met_by(c.text)
+        second = next((c for c in candidates[1:4] if wanted.met_by(c.text) and c.score >= settings.abstain_below
                        and c.score >= candidates[0].score - 0.05), None)
         if second is None or wanted.pattern is _NAME:
             return _abstain(query, hits, "The documents I have don't give that: the passages closest to your "
@@ -284,6 +299,9 @@ def compose(index: SearchIndex, embedder: Embedder, query: Query, hits: Sequence
         candidates = [second, *[c for c in candidates if c is not second]]
     candidates = _fuller_lead(candidates)
     chosen, renderings = _pick(candidates, listing, settings)
+    if not chosen:  # nothing clears the bar once repeats and fragments are set aside
+        return _abstain(query, hits, "The documents I have don't answer that. The closest passages are below, "
+                                     "in case they help.", steps=steps)
     if listing:
         chosen = _follow_list(index, embedder, chosen, 8)
         _cite_renderings(chosen, candidates, renderings)

@@ -266,6 +266,7 @@ def evaluate(questions: Path, k: int, as_json: bool, compare: bool, answers: boo
         modes = [DEFAULT_MODE, *[m for m in MODES if m != DEFAULT_MODE]] if compare else [DEFAULT_MODE]
         runs = []
         for mode in modes:
+            getattr(assistant.embedder, "forget_queries", lambda: None)()  # each mode pays for its embeddings
             def search_one(question: str, mode: str = mode):  # type: ignore[no-untyped-def]
                 try:
                     return assistant.search(question, 10, mode=mode).hits
@@ -273,6 +274,7 @@ def evaluate(questions: Path, k: int, as_json: bool, compare: bool, answers: boo
                     return ()
             runs.append(run(items, search_one, mode))
         judged = []
+        getattr(assistant.embedder, "forget_queries", lambda: None)()
         if answers:
             documents = _source_texts(assistant)
             for item in items:

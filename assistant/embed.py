@@ -67,6 +67,7 @@ class SentenceTransformerEmbedder:
         self.device = settings.embedding_device
         self._path = resolve_model_path(self.name)
         self._lock = threading.Lock()
+        self._queries: dict[str, np.ndarray] = {}
 
     @cached_property
     def model(self):  # type: ignore[no-untyped-def]
@@ -121,8 +122,19 @@ class SentenceTransformerEmbedder:
                                     convert_to_numpy=True, show_progress_bar=False)
         return vectors.astype(np.float32)
 
+    def forget_queries(self) -> None:
+        """Drop remembered question vectors (so a benchmark times every embedding)."""
+        self._queries.clear()
+
     def embed_query(self, text: str) -> np.ndarray:
-        return self.embed_documents([text])[0]
+        """A question's vector; the last few are kept, since search and answer embed the same question."""
+        cached = self._queries.get(text)
+        if cached is None:
+            cached = self.embed_documents([text])[0]
+            if len(self._queries) >= 64:
+                self._queries.pop(next(iter(self._queries)))
+            self._queries[text] = cached
+        return cached
 
 
 def get_embedder(settings: Settings | None = None) -> SentenceTransformerEmbedder:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from .answer import PASSAGES, compose
+from .answer import PASSAGES, compose, rerank
 from .eligibility import PlaceContext, expand_for_places, is_about_place, place_context
 from .embed import Embedder, get_embedder
 from .errors import ConfigurationError, QueryError
@@ -22,7 +22,7 @@ from .index import ingest, status
 from .models import Answer, Hit, IndexInfo, IngestReport, Query, SearchResult
 from .places import WD23, Gazetteer, load_gazetteer
 from .query import prepare_query, standalone
-from .retrieve import DEFAULT_MODE, MODES, Filters, RetrievalConfig, SearchIndex, search
+from .retrieve import DEFAULT_MODE, MODES, Filters, RetrievalConfig, SearchIndex, collapse_duplicates, search
 from .settings import Settings, get_settings
 from .store import Store
 
@@ -84,8 +84,15 @@ class Assistant:
         passage found for one of them says so in its reasons.
         """
         config = MODES[mode] if isinstance(mode, str) else mode
+        k = k or self.settings.search_k
         query, context = self._understand(question, history, place, config)
-        query, hits = search(self.index(), self.embedder, query, k or self.settings.search_k, filters, config)
+        if config.sentence_rerank:
+            query, hits = search(self.index(), self.embedder, query, max(20, k), filters,
+                                 replace(config, collapse=False))
+            hits = rerank(self.index(), self.embedder, query, hits, config.sentence_rerank, context.areas)
+            hits = (collapse_duplicates(hits) if config.collapse else hits)[:k]
+        else:
+            query, hits = search(self.index(), self.embedder, query, k, filters, config)
         return SearchResult(query=query, hits=tuple(_with_place_reasons(hits, context)))
 
     def ask(self, question: object, *, history: Sequence[str] = (), filters: Filters = Filters(),

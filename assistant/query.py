@@ -89,7 +89,7 @@ def expand(query: Query, vocabulary: Iterable[str] = (), dictionary: Iterable[st
     notes = list(query.notes)
     searched = query.searched  # keeps what an earlier step added (the areas containing a place)
     related: list[str] = list(query.related)
-    known = set(vocabulary)
+    known = vocabulary if isinstance(vocabulary, frozenset) else frozenset(vocabulary)
     for term in glossary():
         pattern = _term_pattern(term)
         match = pattern.search(text)  # the question itself, not meanings added for other terms
@@ -117,7 +117,16 @@ def expand(query: Query, vocabulary: Iterable[str] = (), dictionary: Iterable[st
 
 def _candidates(word: str, known: set[str]) -> list[str]:
     """Vocabulary words of similar length and the same first letter: keeps difflib fast."""
-    return [w for w in known if w[:1] == word[:1] and abs(len(w) - len(word)) <= 2]
+    return [w for w in _by_initial(frozenset(known)).get(word[:1], ()) if abs(len(w) - len(word)) <= 2]
+
+
+@lru_cache(maxsize=4)
+def _by_initial(known: frozenset[str]) -> dict[str, tuple[str, ...]]:
+    grouped: dict[str, list[str]] = {}
+    for w in known:
+        if len(w) >= 4 and w.isalpha():
+            grouped.setdefault(w[:1], []).append(w)
+    return {k: tuple(v) for k, v in grouped.items()}
 
 
 # --- follow-ups --------------------------------------------------------------------------

@@ -98,6 +98,7 @@ class Generation:
     collection: Any  # chromadb Collection of passages
     sentences: Any  # chromadb Collection of sentence vectors: id "<chunk id>#<start>-<end>"
     location: str
+    _count: int | None = None
 
     def info(self, key: str) -> IndexInfo:
         meta = self.collection.metadata or {}
@@ -106,7 +107,10 @@ class Generation:
                          built_at=meta.get("built_at", "?"), documents=documents)
 
     def count(self) -> int:
-        return int(self.collection.count())
+        """Passages in the generation (fixed once published, so asked once)."""
+        if self._count is None:
+            self._count = int(self.collection.count())
+        return self._count
 
     def iter_records(self, embeddings: bool = False) -> Iterator[tuple[Chunk, np.ndarray | None]]:
         """Every passage (and its vector), in pages, so a large index never loads at once."""
@@ -191,6 +195,7 @@ class Generation:
 
     def add(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         """Write passages and their vectors; a failure (full disk) becomes ``IndexWriteError``."""
+        self._count = None
         try:
             for start in range(0, len(chunks), _PAGE):
                 part = chunks[start:start + _PAGE]

@@ -94,7 +94,7 @@ def test_place_expansion_helps_eligibility_questions(assistant: Assistant, share
 
     questions = [q for q in read_questions(shared / "eval" / "dev.jsonl") if q.category == "eligibility"]
     with_places = run(questions, lambda q: assistant.search(q, 10).hits).overall
-    without = run(questions, lambda q: assistant.search(q, 10, mode="hybrid+expand+route (no places)").hits).overall
+    without = run(questions, lambda q: assistant.search(q, 10, mode="default, no places").hits).overall
     assert with_places.recall[5] >= 0.9 and with_places.mrr >= without.mrr
 
 
