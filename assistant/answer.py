@@ -196,7 +196,8 @@ def score_sentences(index: SearchIndex, embedder: Embedder, query: Query, hits: 
                     areas: Sequence[str] = (), passages: int = PASSAGES) -> list[Candidate]:
     """Every sentence of the top ``passages``, scored against the question (and each of its parts)."""
     texts = [query.searched, *question_parts(query.text)]
-    vectors = np.stack([embedder.embed_query(t) for t in texts])  # the search embedded the first already
+    many = getattr(embedder, "embed_queries", None)  # one model call for the question and its parts
+    vectors = many(texts) if many else np.stack([embedder.embed_query(t) for t in texts])
     weights = [_word_weights(index, " ".join([t, *query.related])) for t in texts]
     wanted = expected_type(query.text)
     focus = _focus(query.text)

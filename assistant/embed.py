@@ -128,13 +128,17 @@ class SentenceTransformerEmbedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         """A question's vector; the last few are kept, since search and answer embed the same question."""
-        cached = self._queries.get(text)
-        if cached is None:
-            cached = self.embed_documents([text])[0]
-            if len(self._queries) >= 64:
-                self._queries.pop(next(iter(self._queries)))
-            self._queries[text] = cached
-        return cached
+        return self.embed_queries([text])[0]
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Several short texts (a question and its parts) in one model call, remembering the last few."""
+        missing = [t for t in dict.fromkeys(texts) if t not in self._queries]
+        if missing:
+            for text, vector in zip(missing, self.embed_documents(missing)):
+                if len(self._queries) >= 64:
+                    self._queries.pop(next(iter(self._queries)))
+                self._queries[text] = vector
+        return np.stack([self._queries[t] for t in texts])
 
 
 def get_embedder(settings: Settings | None = None) -> SentenceTransformerEmbedder:
