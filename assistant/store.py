@@ -127,16 +127,6 @@ class Generation:
                 yield chunk, (np.asarray(vectors[i], dtype=np.float32) if vectors is not None else None)
             offset += len(ids)
 
-    def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[tuple[Chunk, float]]:
-        """The ``k`` passages nearest ``vector``, with cosine similarity."""
-        k = min(k, self.count())
-        if k <= 0:
-            return []
-        result = self.collection.query(query_embeddings=[vector.tolist()], n_results=k, where=where or None,
-                                       include=["documents", "metadatas", "distances"])
-        return [(chunk_from_record(cid, doc, meta), 1.0 - float(dist)) for cid, doc, meta, dist in zip(
-            result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0])]
-
     def nearest(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
         """Ids and cosine similarities of the ``k`` passages nearest ``vector`` (no text: callers hold it)."""
         k = min(k, self.count())
@@ -151,14 +141,6 @@ class Generation:
             return {}
         batch = self.collection.get(ids=list(ids), include=["embeddings"])
         return {cid: np.asarray(v, dtype=np.float32) for cid, v in zip(batch["ids"], batch["embeddings"])}
-
-    def get(self, ids: Sequence[str]) -> list[Chunk]:
-        if not ids:
-            return []
-        batch = self.collection.get(ids=list(ids), include=["documents", "metadatas"])
-        by_id = {cid: chunk_from_record(cid, doc, meta)
-                 for cid, doc, meta in zip(batch["ids"], batch["documents"], batch["metadatas"])}
-        return [by_id[i] for i in ids if i in by_id]
 
     def add_sentences(self, spans: Sequence[tuple[str, int, int]], vectors: np.ndarray) -> None:
         """Store the vectors of sentences, given as (chunk id, start, end) within the passage text."""
