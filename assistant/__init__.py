@@ -20,7 +20,9 @@ from .errors import (
 )
 from .index import ingest, status
 from .models import (
+    Answer,
     Chunk,
+    Citation,
     Document,
     Heading,
     Hit,
@@ -38,9 +40,11 @@ from .settings import Settings, get_settings
 from .sources import FetchReport, Manifest, fetch, load_manifest
 
 __all__ = [
+    "Answer",
     "Assistant",
     "AssistantError",
     "Chunk",
+    "Citation",
     "ConfigurationError",
     "Document",
     "DocumentError",
