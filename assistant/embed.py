@@ -132,13 +132,16 @@ class SentenceTransformerEmbedder:
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Several short texts (a question and its parts) in one model call, remembering the last few."""
-        missing = [t for t in dict.fromkeys(texts) if t not in self._queries]
+        known = {t: self._queries[t] for t in texts if t in self._queries}
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
         if missing:
-            for text, vector in zip(missing, self.embed_documents(missing)):
-                if len(self._queries) >= 64:
-                    self._queries.pop(next(iter(self._queries)))
-                self._queries[text] = vector
-        return np.stack([self._queries[t] for t in texts])
+            known.update(zip(missing, self.embed_documents(missing)))
+        for text in texts:  # most recent last; the oldest go first once 64 are kept
+            self._queries.pop(text, None)
+            self._queries[text] = known[text]
+        while len(self._queries) > 64:
+            self._queries.pop(next(iter(self._queries)))
+        return np.stack([known[t] for t in texts])
 
 
 def get_embedder(settings: Settings | None = None) -> SentenceTransformerEmbedder:

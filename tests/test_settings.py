@@ -52,3 +52,12 @@ def test_the_readme_documents_every_setting() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     for name in Settings.model_fields:
         assert f"`LEVELUP_{name.upper()}`" in readme, name
+
+
+def test_question_vectors_are_remembered_without_losing_any(embedder) -> None:  # type: ignore[no-untyped-def]
+    """Search and answer embed the same question; a full memory drops the oldest, never one in use."""
+    embedder.forget_queries()
+    first = embedder.embed_queries([f"question {n}" for n in range(64)])
+    again = embedder.embed_queries(["question 0", "a new one", "question 1"])
+    assert (again[0] == first[0]).all() and (again[2] == first[1]).all()
+    assert len(embedder._queries) == 64
