@@ -34,6 +34,9 @@ from .places import Gazetteer
 from .retrieve import SearchIndex
 from .settings import Settings
 
+OFF_TOPIC = ("That seems to be about something other than what my documents cover. I answer questions about "
+             "the Levelling Up White Paper and related policy texts: its missions, funds, devolution and what "
+             "applies where, for example \u201cWhat are the 12 missions?\u201d")
 PASSAGES = 6  # passages whose sentences are candidates (plus any fetched for the user's own areas)
 
 
@@ -278,6 +281,10 @@ def compose(index: SearchIndex, embedder: Embedder, query: Query, hits: Sequence
     if not hits:
         return _abstain(query, hits, "The documents I have don't answer that: nothing in them matches the question.",
                         steps=steps)
+    best, overall = index.topicality(embedder.embed_query(query.searched), hits)
+    if best < settings.off_topic_below or (best < 0.40 and overall < settings.off_topic_centroid):
+        return Answer(question=query.text, text=OFF_TOPIC, abstained=True, reason="off_topic", kind="refusal",
+                      notes=query.notes, trace=tuple(hits))
     missing = [n for n in unknown_names(query.text, index.vocabulary, gazetteer) if n not in places.unresolved]
     if missing:
         return _abstain(query, hits, f"The documents I have don't mention {_join(missing)}. The closest passages "

@@ -120,6 +120,17 @@ class SearchIndex:
     contents: frozenset[str] = field(default_factory=frozenset)  # ids of passages that are contents lists
     # Passage vectors, held so every fused candidate gets its exact cosine (Chroma finds the candidates).
     vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    _centroid: np.ndarray | None = None
+
+    def topicality(self, vector: np.ndarray, hits: Sequence[Hit]) -> tuple[float, float]:
+        """How close a question is to the documents: (best cosine with a retrieved passage, cosine with the
+        mean of all passages). Both low: the question is about something else (the weather, a recipe)."""
+        if self._centroid is None and self.vectors:
+            mean = np.mean(np.stack(list(self.vectors.values())), axis=0)
+            self._centroid = mean / (np.linalg.norm(mean) or 1.0)
+        best = max((float(self.vectors[h.chunk.id] @ vector) for h in hits if h.chunk.id in self.vectors),
+                   default=0.0)
+        return best, float(self._centroid @ vector) if self._centroid is not None else 1.0
     _sentences: dict[str, tuple[list[tuple[int, int]], np.ndarray]] = field(default_factory=dict)
     _order: dict[str, list[Chunk]] = field(default_factory=dict)
     _words: dict[str, list[frozenset[str]]] = field(default_factory=dict)

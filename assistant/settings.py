@@ -97,6 +97,15 @@ class Settings(BaseSettings):
     )
 
     # --- answers (answer.py, guard.py) --------------------------------------------------
+    off_topic_below: float = Field(
+        0.31, description="A question whose closest passage is less similar than this is off-topic (the weather, "
+        "recipes): it gets a short fixed reply. Calibrated on the dev set (lowest on-topic: 0.33) and off-topic "
+        "examples in tests/test_answer.py.",
+    )
+    off_topic_centroid: float = Field(
+        0.16, description="...or, when its closest passage is under 0.40, whose similarity to the documents as a "
+        "whole is under this (lowest on-topic dev question: 0.15; highest off-topic example: 0.159).",
+    )
     max_question_chars: int = Field(
         300, ge=16, description="Longer questions to `ask` get a message asking for the question itself."
     )

@@ -214,3 +214,25 @@ def test_ask_json_is_the_answer_object(corpus_settings: Settings) -> None:
     data = json.loads(result.output)
     assert data["kind"] == "answer" and data["citations"] and data["trace"]
     assert data["citations"][0]["licence"] and data["citations"][0]["publisher"]
+
+
+@pytest.mark.parametrize("question", [
+    "what's the weather like in London tomorrow?",
+    "who won the football last night?",
+    "can you recommend a good restaurant in Leeds?",
+    "how do I fix my car's brakes?",
+    "what's the best smartphone to buy?",
+])
+def test_an_off_topic_question_gets_a_short_fixed_reply(assistant: Assistant, question: str) -> None:
+    answer = assistant.ask(question)
+    assert answer.reason == "off_topic" and answer.kind == "refusal" and not answer.citations
+    assert "something other than what my documents cover" in answer.text
+
+
+@pytest.mark.parametrize("question", [
+    "we're a small business in Bolton - what applies to us?",
+    "what does the green book say about leakage?",
+    "whats the current corporation tax rate?",
+])
+def test_questions_near_the_documents_are_not_called_off_topic(assistant: Assistant, question: str) -> None:
+    assert assistant.ask(question).reason != "off_topic"
