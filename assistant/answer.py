@@ -281,14 +281,15 @@ def compose(index: SearchIndex, embedder: Embedder, query: Query, hits: Sequence
     if not hits:
         return _abstain(query, hits, "The documents I have don't answer that: nothing in them matches the question.",
                         steps=steps)
-    best, overall = index.topicality(embedder.embed_query(query.searched), hits)
-    if best < settings.off_topic_below or (best < 0.40 and overall < settings.off_topic_centroid):
-        return Answer(question=query.text, text=OFF_TOPIC, abstained=True, reason="off_topic", kind="refusal",
-                      notes=query.notes, trace=tuple(hits))
     missing = [n for n in unknown_names(query.text, index.vocabulary, gazetteer) if n not in places.unresolved]
     if missing:
         return _abstain(query, hits, f"The documents I have don't mention {_join(missing)}. The closest passages "
                                      "are below, in case they help.", steps=steps)
+    best, overall = index.topicality(embedder.embed_query(query.searched), hits)
+    far = best < settings.off_topic_below or (best < 0.40 and overall < settings.off_topic_centroid)
+    if far and not index.names.named_in(query.text):  # naming one of the documents is on topic
+        return Answer(question=query.text, text=OFF_TOPIC, abstained=True, reason="off_topic", kind="refusal",
+                      notes=query.notes, trace=tuple(hits))
     candidates = score_sentences(index, embedder, query, hits, places.areas)
     if not candidates or candidates[0].score < settings.abstain_below:
         return _abstain(query, hits, "The documents I have don't answer that. The closest passages are below, "
