@@ -318,6 +318,7 @@ def compose(index: SearchIndex, embedder: Embedder, query: Query, hits: Sequence
         chosen = _primary_first(chosen, candidates, settings, renderings)
     if places.found and is_about_place(query.text):
         chosen = _local_too(chosen, candidates, places.areas, settings)
+    chosen = _once(chosen, renderings)
     margin = 0.16 if listing else 0.11
     main, more = _within_budget(chosen, candidates[0].score - margin, 8 if listing else 4, settings.answer_words)
 
@@ -390,6 +391,22 @@ def _fuller_lead(candidates: list[Candidate]) -> list[Candidate]:
     return candidates
 
 
+def _once(chosen: list[Candidate], renderings: dict[int, list[Candidate]]) -> list[Candidate]:
+    """Each sentence once, whichever step brought it: a later repeat (from another rendering) is cited
+    beside the first instead of said again."""
+    kept: list[Candidate] = []
+    grams: list[set[str]] = []
+    for candidate in chosen:
+        mine = shingles(candidate.text)
+        first = next((k for k, g in zip(kept, grams) if _same(mine, g)), None)
+        if first is None:
+            kept.append(candidate)
+            grams.append(mine)
+        elif first.hit.chunk.doc_id != candidate.hit.chunk.doc_id and not renderings.get(id(first)):
+            renderings[id(first)] = [candidate]
+    return kept
+
+
 def _cite_renderings(chosen: list[Candidate], candidates: list[Candidate], renderings: dict[int, list[Candidate]]) -> None:
     """Give each list item the same sentence from the other rendering as a second citation, when retrieved."""
     for item in chosen:
@@ -433,7 +450,8 @@ def _primary_first(chosen: list[Candidate], candidates: list[Candidate], setting
                          and c.hit.chunk.source.kind == "government" and _same(grams, shingles(c.text))), None)
             if twin is not None:
                 renderings[id(candidate)] = [twin]  # the same sentence in the other rendering, cited too
-            return [candidate, *chosen]
+            rest = [c for c in chosen if not _same(grams, shingles(c.text))]  # now said by the lead
+            return [candidate, *rest]
     return chosen
 
 

@@ -40,6 +40,7 @@ QUESTIONS = [
     "what are the 5 pillars of the new levelling up policy regime?",
     "I work for a county council with no mayor - can we still get a devolution deal?",
     "how much capital funding for FE colleges does skills for jobs promise - now and over the next five years?",
+    "we're a small business in Bolton - is there an innovation accelerator near us?",
 ]
 
 
@@ -56,6 +57,9 @@ def assert_faithful(answer: Answer, sources: dict[str, str]) -> None:
             assert normalise(number) in quoted or re.fullmatch(r"\d+", number), number
     cited = {int(n) for n in re.findall(r"\[(\d+)\]", answer.text + " ".join(answer.more))}
     assert cited == {c.n for c in answer.citations}
+    said = [re.sub(r"\s*(\[\d+\])+$", "", line.lstrip("- ")) for line in [*answer.text.splitlines(), *answer.more]]
+    said = [s for s in said if s]
+    assert len(said) == len(set(said)), "a sentence is said twice"
 
 
 @pytest.mark.parametrize("question", QUESTIONS)
