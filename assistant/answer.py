@@ -17,14 +17,10 @@ marker. The composer
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
 
-import numpy as np
-
-from .chunk import looks_like_contents, shingles
+from .chunk import shingles
 from .embed import Embedder
 from .layout import readable
 from .eligibility import PlaceContext, is_about_place, next_steps, place_citation, place_statement
@@ -32,109 +28,12 @@ from .lexical import STOPWORDS, tokenize
 from .models import Answer, Chunk, Citation, Hit, Query
 from .places import Gazetteer
 from .retrieve import SearchIndex
+from .sentences import NUMBER_WORDS, Candidate, expected_type, is_list_question, score_sentences
 from .settings import Settings
 
 OFF_TOPIC = ("That seems to be about something other than what my documents cover. I answer questions about "
              "the Levelling Up White Paper and related policy texts: its missions, funds, devolution and what "
              "applies where, for example \u201cWhat are the 12 missions?\u201d")
-PASSAGES = 6  # passages whose sentences are candidates (plus any fetched for the user's own areas)
-
-
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    hit: Hit
-    start: int  # offsets in the passage text
-    end: int
-    score: float
-    parts: tuple[float, ...] = ()  # the score against each part of a multi-part question
-
-    @property
-    def text(self) -> str:
-        return self.hit.chunk.text[self.start:self.end]
-
-
-# --- what the question asks for ----------------------------------------------------------
-
-_AMOUNT = re.compile(r"£\s?\d|\d+(?:\.\d+)?\s?(?:(?:bn|m|billion|million|per ?cent)\b|%)", re.I)
-_PERCENT = re.compile(r"\d+(?:\.\d+)?\s?(?:%|per ?cent\b)", re.I)
-_NUMBER = re.compile(r"\b(?!(?:19|20)\d\d\b)\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|"
-                     r"thirty|forty|fifty|hundred|thousand|dozen)\b", re.I)
-_DATE = re.compile(r"\b(?:19|20)\d{2}\b|\b(?:January|February|March|April|May|June|July|August|September|October|"
-                   r"November|December|spring|summer|autumn|winter)\b", re.I)
-_NAME = re.compile(r"\b[A-Z][\w&'\u2019-]+(?:\s+(?:of|for|and|the|van|von|de|du|la|upon|on)?\s*[A-Z][\w&'\u2019-]*)+")
-
-
-@dataclass(frozen=True, slots=True)
-class Expected:
-    """The kind of fact a question asks for; ``names`` means proper names the question doesn't already use."""
-
-    pattern: re.Pattern[str]
-    question: str
-
-    def met_by(self, sentence: str) -> bool:
-        if self.pattern is not _NAME:
-            return bool(self.pattern.search(sentence))
-        asked = set(tokenize(self.question, bigrams=False))
-        return any(not set(tokenize(m.group(0), bigrams=False)) <= asked for m in _NAME.finditer(sentence))
-
-
-def expected_type(question: str) -> Expected | None:
-    """The kind of fact a question asks for, as a pattern an answering sentence must show."""
-    q = question.lower()
-    pattern = None
-    if re.search(r"\brate\b|\bpercentage\b|\bper ?cent\b", q):
-        pattern = _PERCENT
-    elif re.search(r"\bhow much\b|\b(?:budget|amount|value|cost|worth)\b|£", q):
-        pattern = _AMOUNT
-    elif re.search(r"\bhow many\b|\bwhat (?:number|share|proportion)\b|\btarget\b", q):
-        pattern = _NUMBER
-    elif re.search(r"\bwhen\b|\bwhat (?:year|date)\b|\bdeadline\b|\bby when\b", q):
-        pattern = _DATE
-    elif re.search(r"^\s*(?:who\b|which (?:\w+ )?(?:minister|person|people|organisations?|departments?|areas|places|"
-                   r"councils|towns|cities|regions|companies|firms|authorities)\b)", q):
-        pattern = _NAME
-    return Expected(pattern, question) if pattern is not None else None
-
-
-_LIST = re.compile(r"\b(?:what|which) (?:are|were) (?:the )?(?:\d+|two|three|four|five|six|seven|eight|nine|ten|"
-                   r"eleven|twelve)\b|\b(?:list|name) (?:the|all)\b|\bwhat are the\b.*\b(?:missions|pillars|"
-                   r"stages|cases|capitals|areas|funds|priorities)\b|\bwhich of the\b|\bwhat(?:'s| is) planned\b|"
-                   r"\bwhat does .* (?:promise|commit|say) (?:on|about|to)\b", re.I)
-
-
-def is_list_question(question: str) -> bool:
-    return bool(_LIST.search(question))
-
-
-def question_parts(question: str) -> list[str]:
-    """A multi-part question's parts ("... like, and what were their criticisms?")."""
-    parts = [p.strip(" ,?") for p in re.split(r",?\s+and\s+(?=(?:what|how|when|who|which|where|why|by how)\b)|"
-                                             r"\s+-\s+|,\s+and\s+over\b|\s+now and\s+", question, flags=re.I)]
-    parts = [p for p in parts if tokenize(p, bigrams=False)]
-    return parts if len(parts) > 1 else []
-
-
-# --- scoring -----------------------------------------------------------------------------
-
-def _word_weights(index: SearchIndex, text: str) -> dict[str, float]:
-    n = max(1, len(index.lexical.ids))
-    weights = {}
-    for token in tokenize(text, bigrams=False):
-        df = len(index.lexical.postings.get(token, ()))
-        weights[token] = math.log(1 + n / (1 + df))
-    return weights
-
-
-def _overlap(weights: dict[str, float], words: frozenset[str], context: frozenset[str] = frozenset()) -> float:
-    """Share of the question's (rarity-weighted) words the sentence has; ``context`` words (its
-    document's title) count as present: a sentence of the West Midlands skills agreement is about it."""
-    total = sum(weights.values())
-    if not total:
-        return 0.0
-    return sum(w for t, w in weights.items() if t in words or t in context) / total
-
-
-_CAPTION = re.compile(r"(?:Source|Sources|Figure|Table|Chart|Photo(?:graph)?|Image|Credit)\b\s*\d*[.:]?\s", re.I)
 
 
 def unknown_names(question: str, vocabulary: frozenset[str], gazetteer: Gazetteer | None) -> list[str]:
@@ -154,109 +53,6 @@ def unknown_names(question: str, vocabulary: frozenset[str], gazetteer: Gazettee
 def _join(names: Sequence[str]) -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
-
-def is_filler(sentence: str, words: frozenset[str], title: str) -> bool:
-    """A contents line, a caption or a title-page line: it names things but states nothing."""
-    main = {w for w in tokenize(re.split(r"[(\u2013]", title)[0], bigrams=False) if not w.isdigit()}
-    title_echo = bool(main) and main <= words and len(words) <= len(main) + 8
-    return (title_echo or looks_like_contents(sentence) or bool(re.search(r"\bContents\b", sentence))
-            or bool(_CAPTION.match(sentence.strip())))
-
-
-_AUTHORSHIP = re.compile(r"\bwho (?:wrote|authored|signed|is the author)|\b(?:wrote|signed|author of) (?:the |this )?"
-                         r"(?:foreword|preface|post|blog|article|paper|report|introduction)\b", re.I)
-_BYLINE = re.compile(r"^[A-Z][a-z]+(?:\s+[A-Z][a-z'-]+){1,3}\s+(?:the\s+)?(?:Rt Hon\s+)?(?:Minister|Secretary|Head|Director|"
-                     r"Chief|Chair|CEO|President|Professor|Lord|Baroness|Mayor|Leader|Permanent|Parliamentary)\b")
-
-
-_NUMBER_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
-                 "twelve"]
-
-
-def _counted(question: str) -> re.Pattern[str] | None:
-    """ "the six stages", "5 pillars": a pattern for the same count and noun in a sentence (digit or word)."""
-    match = re.search(r"\b(\d{1,2}|" + "|".join(_NUMBER_WORDS[2:]) + r")\s+(?:[a-z-]+\s+){0,2}?([a-z]{2,}s)\b",
-                      question.lower())
-    if not match:
-        return None
-    number = match.group(1)
-    value = int(number) if number.isdigit() else _NUMBER_WORDS.index(number)
-    forms = {str(value), _NUMBER_WORDS[value] if value < len(_NUMBER_WORDS) else str(value)}
-    noun = re.escape(match.group(2).rstrip("s"))
-    return re.compile(rf"\b(?:{'|'.join(forms)})\s+(?:[\w\u2018\u2019'-]+\s+){{0,3}}[\u2018\u2019']?{noun}", re.I)
-
-
-def _focus(question: str) -> str | None:
-    """The noun a "which X" question asks for, or the verb of "who X": answers usually say it."""
-    match = re.search(r"^\s*(?:which|what)\s+(?:\w+\s+)?([a-z]{4,})\b|^\s*who\s+([a-z]{4,})\b", question.lower())
-    if not match:
-        return None
-    tokens = tokenize(match.group(1) or match.group(2), bigrams=False)
-    return tokens[0] if tokens and tokens[0] not in {"could", "would", "should", "might", "must"} else None
-
-
-def score_sentences(index: SearchIndex, embedder: Embedder, query: Query, hits: Sequence[Hit],
-                    areas: Sequence[str] = (), passages: int = PASSAGES) -> list[Candidate]:
-    """Every sentence of the top ``passages``, scored against the question (and each of its parts)."""
-    texts = [query.searched, *question_parts(query.text)]
-    many = getattr(embedder, "embed_queries", None)  # one model call for the question and its parts
-    vectors = many(texts) if many else np.stack([embedder.embed_query(t) for t in texts])
-    weights = [_word_weights(index, " ".join([t, *query.related])) for t in texts]
-    wanted = expected_type(query.text)
-    focus = _focus(query.text)
-    authorship = bool(_AUTHORSHIP.search(query.text))
-    counted = _counted(query.text)
-    # "What applies to us?" asks about the place itself; "is an accelerator near us?" about a topic there.
-    area_bonus = 0.15 if is_about_place(query.text) else 0.08
-    candidates = []
-    local = [h for h in hits[PASSAGES * 2:]] if passages == PASSAGES else []  # fetched for the user's areas
-    for position, hit in enumerate([*hits[:passages], *local]):
-        spans, matrix = index.sentence_vectors(hit.chunk, embedder)
-        units = index.sentence_words(hit.chunk, spans)
-        similarities = matrix @ vectors.T  # sentences x (question, parts)
-        context = frozenset(tokenize(hit.chunk.source.title, bigrams=False))
-        prior = 0.08 / (1 + position)
-        for row, (start, end) in enumerate(spans):
-            sentence = hit.chunk.text[start:end]
-            words = units[row]
-            values = [0.55 * float(similarities[row, column]) + 0.35 * _overlap(weights[column], words, context)
-                      for column in range(len(texts))]
-            adjust = prior
-            if wanted is not None:
-                adjust += 0.06 if wanted.met_by(sentence) else -0.06
-            if focus and focus in words:
-                adjust += 0.05
-            if hit.chunk.source.kind == "government":
-                adjust += 0.02  # the primary text, when commentary says the same
-            if areas and any(a.lower() in sentence.lower() for a in areas):
-                adjust += area_bonus  # it names the area the user is in (Greater Manchester for Salford)
-            if counted and counted.search(sentence):
-                adjust += 0.1  # "the six stages" asked, "six stages: ..." found
-            if authorship and _BYLINE.match(" ".join(sentence.split())) and len(sentence.split()) <= 20:
-                adjust += 0.3  # "who wrote ...?": a signature or byline ("Jesse Norman Minister of State ...")
-            if index.is_filler(hit.chunk, row, lambda: is_filler(sentence, words, hit.chunk.source.title)):
-                adjust -= 0.3  # a contents line, a caption or a title page names things; it states nothing
-            best = max([values[0], *[0.95 * v for v in values[1:]]])
-            candidates.append(Candidate(hit, start, end, best + adjust, tuple(v + adjust for v in values[1:])))
-    candidates.sort(key=lambda c: (-c.score, c.hit.chunk.id, c.start))
-    return candidates
-
-
-def rerank(index: SearchIndex, embedder: Embedder, query: Query, hits: Sequence[Hit], weight: float,
-           areas: Sequence[str] = ()) -> list[Hit]:
-    """Re-rank passages by their best sentence as the composer scores it (meaning, rare words, what the
-    question asks for): the offline stand-in for a cross-encoder, which `levelup eval --compare` keeps."""
-    best: dict[str, float] = {}
-    for candidate in score_sentences(index, embedder, query, hits, areas, passages=len(hits)):
-        best[candidate.hit.chunk.id] = max(best.get(candidate.hit.chunk.id, -1.0), candidate.score)
-    ordered = sorted(hits, key=lambda h: (-(h.score + weight * best.get(h.chunk.id, 0.0)), h.chunk.id))
-    return [replace(h, score=h.score + weight * best.get(h.chunk.id, 0.0), rank=i + 1,
-                    reasons=(*h.reasons, "best sentence")) if i == 0 else
-            replace(h, score=h.score + weight * best.get(h.chunk.id, 0.0), rank=i + 1)
-            for i, h in enumerate(ordered)]
-
-
-# --- composing ---------------------------------------------------------------------------
 
 def _words(text: str) -> int:
     return len(text.split())
@@ -302,7 +98,7 @@ def compose(index: SearchIndex, embedder: Embedder, query: Query, hits: Sequence
         # a name is too easy to find by chance, so for "who/which ..." the lead must have it.
         second = next((c for c in candidates[1:4] if wanted.met_by(c.text) and c.score >= settings.abstain_below
                        and c.score >= candidates[0].score - 0.05), None)
-        if second is None or wanted.pattern is _NAME:
+        if second is None or wanted.asks_for_name:
             return _abstain(query, hits, "The documents I have don't give that: the passages closest to your "
                                          "question don't state it. They are below, in case they help.", steps=steps)
         candidates = [second, *[c for c in candidates if c is not second]]
@@ -495,8 +291,6 @@ def _pick(candidates: list[Candidate], listing: bool,
     return chosen, renderings
 
 
-_COUNT_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
-                "eleven": 11, "twelve": 12}
 _ANNOUNCES = re.compile(r"\b(\d{1,2}|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\s+(?:[\w-]+\s+){0,3}"
                         r"(?:pillars|missions|stages|cases|areas|capitals|priorities|steps|ways|themes|objectives|"
                         r"principles|elements|parts|questions)\b", re.I)
@@ -524,7 +318,7 @@ def _follow_list(index: SearchIndex, embedder: Embedder, chosen: list[Candidate]
     wanted = limit
     if count:
         word = count.group(1).lower()
-        wanted = min(limit, int(word) if word.isdigit() else _COUNT_WORDS[word])
+        wanted = min(limit, int(word) if word.isdigit() else NUMBER_WORDS.index(word))
     following: list[Candidate] = []
     chunk: Chunk | None = top.hit.chunk
     after = top.end

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from .answer import PASSAGES, compose, rerank
+from .answer import compose
+from .sentences import PASSAGES, rerank
 from .eligibility import PlaceContext, expand_for_places, is_about_place, place_context
 from .embed import Embedder, get_embedder
 from .errors import ConfigurationError, QueryError
