@@ -94,8 +94,16 @@ class Judged:
 
     @property
     def ndcg(self) -> float:
+        """nDCG@10 with one unit of gain per evidence span, at the rank that first covers it.
+
+        The ideal ranking is the same passages best-first, with each span missing from the top 10
+        as a passage of its own: a passage holding every span at rank 1 scores 1.0, and so do spans
+        spread one per passage over ranks 1, 2, 3 (no single passage could do better).
+        """
+        missing = sum(rank is None for rank in self.span_ranks)
+        ideal_gains = sorted([g for g in self.gains if g] + [1] * missing, reverse=True)[:10]
         dcg = sum(g / math.log2(i + 2) for i, g in enumerate(self.gains))
-        ideal = sum(1 / math.log2(i + 2) for i in range(min(len(self.span_ranks), len(self.gains) or 10)))
+        ideal = sum(g / math.log2(i + 2) for i, g in enumerate(ideal_gains))
         return dcg / ideal if ideal else 0.0
 
 

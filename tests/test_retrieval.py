@@ -50,6 +50,15 @@ def test_ndcg_rewards_new_spans_only() -> None:
     assert judge(question("alpha"), ["nope"]).ndcg == 0.0
 
 
+def test_ndcg_never_exceeds_one_when_a_passage_holds_several_spans() -> None:
+    together = judge(question("alpha", "beta", "gamma"), ["alpha beta gamma"])
+    late = judge(question("alpha", "beta", "gamma"), ["x", "alpha beta gamma"])
+    part_missing = judge(question("alpha", "beta"), ["alpha"])
+    assert together.ndcg == pytest.approx(1.0)
+    assert late.ndcg == pytest.approx(1 / 1.5849625, rel=1e-3)
+    assert part_missing.ndcg == pytest.approx(1 / (1 + 1 / 1.5849625), rel=1e-3)
+
+
 def test_scores_average_answerable_questions_only() -> None:
     judged = [judge(question("a"), ["a"]), judge(question("b"), ["x", "b"]), judge(question(), ["x"])]
     scores = Scores.of(judged)
