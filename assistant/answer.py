@@ -28,7 +28,8 @@ from .lexical import STOPWORDS, tokenize
 from .models import Answer, Chunk, Citation, Hit, Query
 from .places import Gazetteer
 from .retrieve import SearchIndex
-from .sentences import NUMBER_WORDS, Candidate, expected_type, is_list_question, score_sentences
+from .lists import ANNOUNCES, ENUMERATOR, is_list_question, number_value
+from .sentences import Candidate, expected_type, score_sentences
 from .settings import Settings
 
 OFF_TOPIC = ("That seems to be about something other than what my documents cover. I answer questions about "
@@ -291,13 +292,6 @@ def _pick(candidates: list[Candidate], listing: bool,
     return chosen, renderings
 
 
-_ANNOUNCES = re.compile(r"\b(\d{1,2}|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\s+(?:[\w-]+\s+){0,3}"
-                        r"(?:pillars|missions|stages|cases|areas|capitals|priorities|steps|ways|themes|objectives|"
-                        r"principles|elements|parts|questions)\b", re.I)
-_ENUMERATOR = re.compile(r"^(?:[\u2022\u25cf\u25aa\u00b7-]|\(?[a-z0-9]{1,2}[.)](?!\d)|First|Second|Third|Fourth|Fifth|"
-                         r"Sixth|Seventh|Eighth|Ninth|Tenth|Finally|Lastly)\b", re.I)
-
-
 def _follow_list(index: SearchIndex, embedder: Embedder, chosen: list[Candidate], limit: int) -> list[Candidate]:
     """When the best sentence introduces a list, the list is what follows it, in document order.
 
@@ -308,7 +302,7 @@ def _follow_list(index: SearchIndex, embedder: Embedder, chosen: list[Candidate]
     """
     top = chosen[0]
     text = " ".join(top.text.split())
-    count = _ANNOUNCES.search(text)
+    count = ANNOUNCES.search(text)
     heading_like = not re.search(r"[.!?;]$", text) and len(text.split()) <= 24
     inline = re.search(r":\s*\S+(?:\s+\S+){2,}", text)  # "...Review: micromobility vehicles; ..." holds its list
     if inline:
@@ -318,7 +312,7 @@ def _follow_list(index: SearchIndex, embedder: Embedder, chosen: list[Candidate]
     wanted = limit
     if count:
         word = count.group(1).lower()
-        wanted = min(limit, int(word) if word.isdigit() else NUMBER_WORDS.index(word))
+        wanted = min(limit, number_value(word))
     following: list[Candidate] = []
     chunk: Chunk | None = top.hit.chunk
     after = top.end
@@ -331,7 +325,7 @@ def _follow_list(index: SearchIndex, embedder: Embedder, chosen: list[Candidate]
         if chunk is not None and chunk.heading_path[:1] != section:
             break  # a list does not run on into another chapter
     if count:
-        enumerated = [c for c in following if _ENUMERATOR.match(c.text.strip())]
+        enumerated = [c for c in following if ENUMERATOR.match(c.text.strip())]
         items = (enumerated if len(enumerated) >= 2 else following)[:wanted]
     else:
         items = []

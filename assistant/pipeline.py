@@ -19,6 +19,7 @@ from .eligibility import PlaceContext, expand_for_places, is_about_place, place_
 from .embed import Embedder, get_embedder
 from .errors import ConfigurationError, QueryError
 from .guard import route
+from .lists import follow_lists
 from .index import ingest, status
 from .models import Answer, Hit, IndexInfo, IngestReport, Query, SearchResult
 from .places import WD23, Gazetteer, load_gazetteer
@@ -91,6 +92,8 @@ class Assistant:
             query, hits = search(self.index(), self.embedder, query, max(20, k), filters,
                                  replace(config, collapse=False))
             hits = rerank(self.index(), self.embedder, query, hits, config.sentence_rerank, context.areas)
+            if config.follow_lists:
+                hits = follow_lists(hits, query.text, self.index().next_chunk)
             hits = (collapse_duplicates(hits) if config.collapse else hits)[:k]
         else:
             query, hits = search(self.index(), self.embedder, query, k, filters, config)

@@ -89,6 +89,9 @@ class RetrievalConfig:
     # Re-rank the first 20 by each passage's best sentence as the answer composer scores it (Assistant):
     # kept, it raised MRR@10 from 0.78 to 0.83 on the dev set; weights 2-10 tried.
     sentence_rerank: float = 3.0
+    # After the rerank, the passages that continue a list the question counts ("the 5 pillars") go
+    # straight after the passage announcing it (lists.follow_lists).
+    follow_lists: bool = True
 
 
 MODES: dict[str, RetrievalConfig] = {
@@ -101,6 +104,7 @@ MODES: dict[str, RetrievalConfig] = {
     "hybrid+expand+route+rerank": RetrievalConfig(),
     "default, no collapse": RetrievalConfig(collapse=False),
     "default, no places": RetrievalConfig(places=False),
+    "default, lists not followed": RetrievalConfig(follow_lists=False),
     "default +heading match": RetrievalConfig(heading_bonus=0.05),
     "default +mmr": RetrievalConfig(mmr_lambda=0.85),
     "default +cosine sentence rescoring": RetrievalConfig(sentence_weight=0.2),

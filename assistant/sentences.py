@@ -21,6 +21,7 @@ from .chunk import looks_like_contents
 from .eligibility import is_about_place
 from .embed import Embedder
 from .lexical import tokenize
+from .lists import counted
 from .models import Hit, Query
 from .retrieve import SearchIndex
 
@@ -87,16 +88,6 @@ def expected_type(question: str) -> Expected | None:
     return Expected(pattern, question) if pattern is not None else None
 
 
-_LIST = re.compile(r"\b(?:what|which) (?:are|were) (?:the )?(?:\d+|two|three|four|five|six|seven|eight|nine|ten|"
-                   r"eleven|twelve)\b|\b(?:list|name) (?:the|all)\b|\bwhat are the\b.*\b(?:missions|pillars|"
-                   r"stages|cases|capitals|areas|funds|priorities)\b|\bwhich of the\b|\bwhat(?:'s| is) planned\b|"
-                   r"\bwhat does .* (?:promise|commit|say) (?:on|about|to)\b", re.I)
-
-
-def is_list_question(question: str) -> bool:
-    return bool(_LIST.search(question))
-
-
 def question_parts(question: str) -> list[str]:
     """A multi-part question's parts ("... like, and what were their criticisms?")."""
     parts = [p.strip(" ,?") for p in re.split(r",?\s+and\s+(?=(?:what|how|when|who|which|where|why|by how)\b)|"
@@ -142,23 +133,6 @@ _BYLINE = re.compile(r"^[A-Z][a-z]+(?:\s+[A-Z][a-z'-]+){1,3}\s+(?:the\s+)?(?:Rt 
                      r"Chief|Chair|CEO|President|Professor|Lord|Baroness|Mayor|Leader|Permanent|Parliamentary)\b")
 
 
-NUMBER_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
-                 "twelve"]
-
-
-def _counted(question: str) -> re.Pattern[str] | None:
-    """ "the six stages", "5 pillars": a pattern for the same count and noun in a sentence (digit or word)."""
-    match = re.search(r"\b(\d{1,2}|" + "|".join(NUMBER_WORDS[2:]) + r")\s+(?:[a-z-]+\s+){0,2}?([a-z]{2,}s)\b",
-                      question.lower())
-    if not match:
-        return None
-    number = match.group(1)
-    value = int(number) if number.isdigit() else NUMBER_WORDS.index(number)
-    forms = {str(value), NUMBER_WORDS[value] if value < len(NUMBER_WORDS) else str(value)}
-    noun = re.escape(match.group(2).rstrip("s"))
-    return re.compile(rf"\b(?:{'|'.join(forms)})\s+(?:[\w\u2018\u2019'-]+\s+){{0,3}}[\u2018\u2019']?{noun}", re.I)
-
-
 def _focus(question: str) -> str | None:
     """The noun a "which X" question asks for, or the verb of "who X": answers usually say it."""
     match = re.search(r"^\s*(?:which|what)\s+(?:\w+\s+)?([a-z]{4,})\b|^\s*who\s+([a-z]{4,})\b", question.lower())
@@ -178,7 +152,7 @@ def score_sentences(index: SearchIndex, embedder: Embedder, query: Query, hits: 
     wanted = expected_type(query.text)
     focus = _focus(query.text)
     authorship = bool(_AUTHORSHIP.search(query.text))
-    counted = _counted(query.text)
+    count_phrase = counted(query.text)
     # "What applies to us?" asks about the place itself; "is an accelerator near us?" about a topic there.
     area_bonus = 0.15 if is_about_place(query.text) else 0.08
     candidates = []
@@ -203,7 +177,7 @@ def score_sentences(index: SearchIndex, embedder: Embedder, query: Query, hits: 
                 adjust += 0.02  # the primary text, when commentary says the same
             if areas and any(a.lower() in sentence.lower() for a in areas):
                 adjust += area_bonus  # it names the area the user is in (Greater Manchester for Salford)
-            if counted and counted.search(sentence):
+            if count_phrase and count_phrase.search(sentence):
                 adjust += 0.1  # "the six stages" asked, "six stages: ..." found
             if authorship and _BYLINE.match(" ".join(sentence.split())) and len(sentence.split()) <= 20:
                 adjust += 0.3  # "who wrote ...?": a signature or byline ("Jesse Norman Minister of State ...")

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from assistant.cli import cli
 from assistant.errors import ConfigurationError, QueryError
+from assistant.index import ingest
 from assistant.evaluate import EvalQuestion, Scores, judge, normalise, read_questions, run
 from assistant.models import Query, Source
 from assistant.pipeline import Assistant
@@ -135,6 +136,47 @@ def test_documents_are_named_by_their_titles_and_commentary_by_its_publisher() -
     assert names.named_in("does my council have to use the Green Book?") == {"green"}
     assert names.named_in("what did techUK like about it?") == {"techuk"}
     assert names.named_in("what are the missions of the levelling up white paper?") == set()
+
+
+# --- lists that run on over several passages -------------------------------------------------
+
+def _paragraph(opening: str, topic: str) -> str:
+    filler = " ".join(f"{topic} work in year {n} covers survey, design, consultation and delivery in stage {n}."
+                      for n in range(1, 11))
+    return f"{opening} {filler}"
+
+
+CANAL_PLAN = "\n\n".join([
+    "# The canal plan",
+    _paragraph("The canal plan rests on four pillars. First, the trust will dredge every lock on the network.",
+               "Dredging"),
+    "## Spending by year",
+    _paragraph("Spending rises from £2 million in 2025 to £9 million in 2029.", "Budget"),
+    _paragraph("Second, towpaths will be resurfaced so that cyclists and walkers can share them.", "Towpath"),
+    _paragraph("Third, boat licences will move online.", "Licensing"),
+    _paragraph("Fourth, volunteers will adopt a mile of bank each.", "Volunteering"),
+    "# Other matters",
+    _paragraph("Moorings near Bath are busy in summer.", "Mooring"),
+])
+
+
+def test_the_rest_of_a_counted_list_follows_the_passage_that_announces_it(settings: Settings, embedder,  # type: ignore[no-untyped-def]
+                                                                          tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "canal.md").write_text(CANAL_PLAN, encoding="utf-8")
+    ingest([folder], settings=settings, embedder=embedder, progress=False)
+    assistant = Assistant(settings, embedder=embedder)
+    hits = assistant.search("what are the four pillars of the canal plan?", k=5).hits
+    first = next(i for i, h in enumerate(hits) if "rests on four pillars" in h.chunk.text)
+    following = [h.chunk.text.split(".")[0] for h in hits[first + 1:first + 4]]
+    assert following == ["Second, towpaths will be resurfaced so that cyclists and walkers can share them",
+                         "Third, boat licences will move online", "Fourth, volunteers will adopt a mile of bank each"]
+    assert all(f"continues the list announced in #{first + 1}" in h.reasons for h in hits[first + 1:first + 4])
+    assert not any("Spending rises" in h.chunk.text for h in hits[first + 1:first + 4])  # the table is stepped over
+    # Without a count in the question there is no list to follow.
+    plain = assistant.search("what does the canal plan say about towpaths?", k=5).hits
+    assert not any(r.startswith("continues the list") for h in plain for r in h.reasons)
 
 
 # --- on the real corpus -----------------------------------------------------------------------
