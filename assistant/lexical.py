@@ -32,6 +32,9 @@ through to too under until up very was we were what when where which while who w
 yours s t don isn aren wasn weren hasn haven doesn didn whats thats etc also any anything there's we're i'm
 """.split())
 
+# Stored with each word index: an index built by an older tokenizer is rebuilt when opened.
+TOKENIZER_VERSION = 2
+
 _TOKEN = re.compile(r"[a-z0-9£$%&]+(?:[.,][0-9]+)*")
 
 
@@ -44,8 +47,8 @@ def fold(word: str) -> str:
         if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
             word = word[: -len(suffix)] + replacement
             break
-    # "replace", "replaced", "replacing" -> "replac"
-    return word[:-1] if word.endswith("e") and len(word) > 4 else word
+    # "replace", "replaced", "replacing" -> "replac"; "bike", "bikes" -> "bik"
+    return word[:-1] if word.endswith("e") and len(word) > 3 else word
 
 
 def tokenize(text: str, bigrams: bool = True) -> list[str]:
@@ -79,6 +82,7 @@ class LexicalIndex:
     lengths: np.ndarray
     k1: float = 1.2
     b: float = 0.75
+    tokenizer: int = TOKENIZER_VERSION
 
     @classmethod
     def build(cls, passages: Iterable[tuple[str, str]]) -> LexicalIndex:
@@ -126,6 +130,7 @@ class LexicalIndex:
     # -- persistence --
     def save(self, path: Path) -> None:
         payload = {"ids": self.ids, "lengths": self.lengths.tolist(), "k1": self.k1, "b": self.b,
+                   "tokenizer": self.tokenizer,
                    "postings": {t: [r * 1000 + min(f, 999) for r, f in p] for t, p in self.postings.items()}}
         tmp = path.with_suffix(".tmp")
         with gzip.open(tmp, "wt", encoding="utf-8") as handle:
@@ -138,4 +143,4 @@ class LexicalIndex:
             payload = json.load(handle)
         postings = {t: [(v // 1000, v % 1000) for v in p] for t, p in payload["postings"].items()}
         return cls(payload["ids"], postings, np.asarray(payload["lengths"], dtype=np.float32),
-                   payload["k1"], payload["b"])
+                   payload["k1"], payload["b"], payload.get("tokenizer", 1))

@@ -200,6 +200,15 @@ _GENERIC = {"the", "of", "and", "for", "on", "a", "an", "to", "in", "uk", "gover
             "white", "paper", "official", "pdf", "blog", "post", "by", "from", "united", "kingdom", "levelling", "up"}
 
 
+_AUTHORSHIP = re.compile(r"\bwho (?:wrote|authored|signed|is the author)|\b(?:wrote|signed|author of) (?:the |this )?"
+                         r"(?:foreword|preface|post|blog|article|paper|report|introduction)\b", re.I)
+
+
+def asks_who_wrote(question: str) -> bool:
+    """ "who wrote the techUK blog post?": a question about a document's author, so its name matters."""
+    return bool(_AUTHORSHIP.search(question))
+
+
 class DocumentNames:
     """Phrases that name a document, taken from its title and publisher.
 
@@ -228,6 +237,15 @@ class DocumentNames:
         if source.kind == "commentary":
             phrases.add(re.split(r"[\s(/,]", source.publisher.strip())[0].lower())
         return {p for p in phrases if len(p) >= 5}
+
+    def without_names(self, question: str) -> str:
+        """The question with the names of documents taken out: "in a green book appraisal can I count
+        the jobs my scheme creates?" -> "in a appraisal can I count the jobs my scheme creates?"."""
+        stripped = question
+        for phrase in sorted(self.names, key=len, reverse=True):
+            words = r"\W+".join(re.escape(w) for w in phrase.split())
+            stripped = re.sub(rf"(?<![A-Za-z0-9]){words}(?![A-Za-z0-9])", " ", stripped, flags=re.I)
+        return " ".join(stripped.split())
 
     def named_in(self, question: str) -> set[str]:
         """Ids of the documents the question names."""

@@ -21,9 +21,9 @@ import numpy as np
 from .embed import Embedder
 from .errors import QueryError
 from .chunk import looks_like_contents, passage_units, shingles, split_sentences
-from .lexical import LexicalIndex, tokenize
+from .lexical import TOKENIZER_VERSION, LexicalIndex, tokenize
 from .models import Chunk, Hit, Query, Source
-from .query import DocumentNames, expand
+from .query import DocumentNames, asks_who_wrote, expand
 from .store import Generation
 
 TOPICS = ("missions", "funds", "devolution", "skills", "transport", "housing", "health", "innovation")
@@ -79,6 +79,7 @@ class RetrievalConfig:
     alpha: float = 0.7  # weight of meaning against words (tuned on the dev set: 0.5-0.8 tried)
     rrf_k: int = 60
     route_bonus: float = 0.1  # added to the fused score of passages from a document the question names
+    name_weight: float = 0.0  # in the word search, weight of the words naming a document the question names
     candidates: int = 100  # passages taken from each of dense and lexical before fusing
     contents_penalty: float = 0.1  # taken off passages that are mostly a contents list
     places: bool = True  # widen the search from a named town to the areas containing it (Assistant)
@@ -104,6 +105,7 @@ MODES: dict[str, RetrievalConfig] = {
     "hybrid+expand+route+rerank": RetrievalConfig(),
     "default, no collapse": RetrievalConfig(collapse=False),
     "default, no places": RetrievalConfig(places=False),
+    "default, names kept in the word search": RetrievalConfig(name_weight=1.0),
     "default, lists not followed": RetrievalConfig(follow_lists=False),
     "default +heading match": RetrievalConfig(heading_bonus=0.05),
     "default +mmr": RetrievalConfig(mmr_lambda=0.85),
@@ -147,9 +149,10 @@ class SearchIndex:
         for chunk, vector in generation.iter_records(embeddings=True):
             chunks[chunk.id] = chunk
             vectors[chunk.id] = vector  # type: ignore[assignment]
-        if lexical_path.is_file():
-            lexical = LexicalIndex.load(lexical_path)
-        else:  # built elsewhere (a shared Chroma server): rebuild from the passages and keep it
+        lexical = LexicalIndex.load(lexical_path) if lexical_path.is_file() else None
+        if lexical is None or lexical.tokenizer != TOKENIZER_VERSION:
+            # Built elsewhere (a shared Chroma server), or by an older tokenizer: rebuild from the
+            # passages (a second or so) and keep it.
             lexical = LexicalIndex.build((c.id, c.embed_text) for c in chunks.values())
             lexical_path.parent.mkdir(parents=True, exist_ok=True)
             lexical.save(lexical_path)
@@ -220,11 +223,19 @@ def search(index: SearchIndex, embedder: Embedder, query: Query, k: int, filters
         vector = embedder.embed_query(query.searched)
         found_ids = index.generation.nearest(vector, pool * (4 if filters.section else 1), filters.where())
         dense = {i: score for i, score in found_ids if i in index.chunks and filters.accepts(index.chunks[i])}
+    named = index.names.named_in(query.text) if config.route_documents else set()
     if config.lexical:
+        # Words that name a document the question names match its every mention of itself ("the
+        # Green Book recommends ..."); routing already favours that document, so the word search
+        # looks for the rest of the question.
         tokens = tokenize(query.searched)
+        weights = [1.0] * len(tokens)
+        rest = set(tokenize(index.names.without_names(query.searched))) if named else set()
+        if config.name_weight < 1 and len({t for t in rest if "_" not in t}) >= 2 and not asks_who_wrote(query.text):
+            weights = [1.0 if t in rest else config.name_weight for t in tokens]
         extra = [t for t in _phrase_tokens(query.related) if t not in tokens]
         found_words = index.lexical.top(tokens + extra, pool * 4 if filters.active else pool,
-                                        [1.0] * len(tokens) + [0.5] * len(extra))
+                                        weights + [0.5] * len(extra))
         lexical = {i: score for i, score in found_words if i in index.chunks and filters.accepts(index.chunks[i])}
     dense_rank = {c: r for r, c in enumerate(sorted(dense, key=lambda c: (-dense[c], c))[:pool], 1)}
     lexical_rank = {c: r for r, c in enumerate(sorted(lexical, key=lambda c: (-lexical[c], c))[:pool], 1)}
@@ -240,7 +251,6 @@ def search(index: SearchIndex, embedder: Embedder, query: Query, k: int, filters
         if chunk_id in index.contents:
             scores[chunk_id] -= config.contents_penalty  # a contents list names sections, answers nothing
 
-    named = index.names.named_in(query.text) if config.route_documents else set()
     bonus = config.route_bonus if config.fusion == "weighted" else config.route_bonus / (config.rrf_k + 1) * 10
     for chunk_id in scores:
         if index.chunks[chunk_id].doc_id in named:

@@ -23,6 +23,7 @@ from .embed import Embedder
 from .lexical import tokenize
 from .lists import counted
 from .models import Hit, Query
+from .query import asks_who_wrote
 from .retrieve import SearchIndex
 
 PASSAGES = 6  # passages whose sentences are candidates (plus any fetched for the user's own areas)
@@ -76,7 +77,7 @@ def expected_type(question: str) -> Expected | None:
     pattern = None
     if re.search(r"\brate\b|\bpercentage\b|\bper ?cent\b", q):
         pattern = _PERCENT
-    elif re.search(r"\bhow much\b|\b(?:budget|amount|value|cost|worth)\b|£", q):
+    elif re.search(r"\bhow much\b|\b(?:budget|amount|value|cost|worth|money)\b|£", q):
         pattern = _AMOUNT
     elif re.search(r"\bhow many\b|\bwhat (?:number|share|proportion)\b|\btarget\b", q):
         pattern = _NUMBER
@@ -127,8 +128,6 @@ def is_filler(sentence: str, words: frozenset[str], title: str) -> bool:
             or bool(_CAPTION.match(sentence.strip())))
 
 
-_AUTHORSHIP = re.compile(r"\bwho (?:wrote|authored|signed|is the author)|\b(?:wrote|signed|author of) (?:the |this )?"
-                         r"(?:foreword|preface|post|blog|article|paper|report|introduction)\b", re.I)
 _BYLINE = re.compile(r"^[A-Z][a-z]+(?:\s+[A-Z][a-z'-]+){1,3}\s+(?:the\s+)?(?:Rt Hon\s+)?(?:Minister|Secretary|Head|Director|"
                      r"Chief|Chair|CEO|President|Professor|Lord|Baroness|Mayor|Leader|Permanent|Parliamentary)\b")
 
@@ -151,7 +150,7 @@ def score_sentences(index: SearchIndex, embedder: Embedder, query: Query, hits: 
     weights = [_word_weights(index, " ".join([t, *query.related])) for t in texts]
     wanted = expected_type(query.text)
     focus = _focus(query.text)
-    authorship = bool(_AUTHORSHIP.search(query.text))
+    authorship = asks_who_wrote(query.text)
     count_phrase = counted(query.text)
     # "What applies to us?" asks about the place itself; "is an accelerator near us?" about a topic there.
     area_bonus = 0.15 if is_about_place(query.text) else 0.08

@@ -216,3 +216,27 @@ def test_a_generated_pdf_is_cited_with_page_and_section(settings: Settings, tmp_
     hit = Assistant(settings, embedder=embedder).search("Harbour Fund amount", k=1).hits[0].to_dict()
     assert hit["doc_id"] == "paper" and hit["page_start"] == 2 and hit["section"] == "1 Introduction > 1.2 Funding table"
     assert "Harbour Fund £4 million 2024" in hit["text"]
+
+
+def test_a_word_index_from_an_older_tokenizer_is_rebuilt_when_opened(settings: Settings, library: Path,  # type: ignore[no-untyped-def]
+                                                                       embedder) -> None:
+    import gzip
+    import json
+
+    from assistant.lexical import TOKENIZER_VERSION
+
+    ingest([library], settings=settings, embedder=embedder, progress=False)
+    store = Store(settings)
+    path = store.lexical_path(store.current_name())
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        payload = json.load(handle)
+    assert payload["tokenizer"] == TOKENIZER_VERSION
+    del payload["tokenizer"]  # as written before the tokenizer had a version
+    payload["postings"] = {}  # and stale: it finds nothing
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        json.dump(payload, handle)
+    hits = Assistant(settings, embedder=embedder).search("harbour renewal quays", k=3,
+                                                         mode="lexical").hits
+    assert hits and "Harbour Renewal Scheme" in hits[0].chunk.text
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        assert json.load(handle)["tokenizer"] == TOKENIZER_VERSION
