@@ -201,19 +201,20 @@ def run(questions: Sequence[EvalQuestion], search: SearchFunction, mode: str = "
 def render(runs: Sequence[EvalRun], k: int) -> str:
     """A readable report: one table row per mode, categories, then the misses of the first mode."""
     lines = []
-    header = f"{'mode':<28} {'R@1':>6} {'R@3':>6} {'R@5':>6} {'R@10':>6} {'MRR':>6} {'nDCG':>6} {'p50ms':>6} {'p95ms':>6}"
+    width = max(28, *(len(r.mode) for r in runs))
+    header = f"{'mode':<{width}} {'R@1':>6} {'R@3':>6} {'R@5':>6} {'R@10':>6} {'MRR':>6} {'nDCG':>6} {'p50ms':>6} {'p95ms':>6}"
     lines += [header, "-" * len(header)]
     for r in runs:
         s, (p50, p95) = r.overall, r.latency()
-        lines.append(f"{r.mode:<28} " + " ".join(f"{s.recall.get(x, 0):6.3f}" for x in KS)
+        lines.append(f"{r.mode:<{width}} " + " ".join(f"{s.recall.get(x, 0):6.3f}" for x in KS)
                      + f" {s.mrr:6.3f} {s.ndcg:6.3f} {p50:6.1f} {p95:6.1f}")
     lines.append("")
     lines.append(f"recall@{k} by category ({runs[0].overall.count} answerable questions)")
     categories = list(runs[0].by_category())
-    lines.append(f"{'mode':<28} " + " ".join(f"{c[:12]:>12}" for c in categories))
+    lines.append(f"{'mode':<{width}} " + " ".join(f"{c[:12]:>12}" for c in categories))
     for r in runs:
         by = r.by_category()
-        lines.append(f"{r.mode:<28} " + " ".join(f"{by[c].recall.get(k, 0):12.3f}" for c in categories))
+        lines.append(f"{r.mode:<{width}} " + " ".join(f"{by[c].recall.get(k, 0):12.3f}" for c in categories))
     main = runs[0]
     missed = main.missed(k)
     lines.append("")

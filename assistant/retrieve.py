@@ -102,16 +102,16 @@ MODES: dict[str, RetrievalConfig] = {
     "hybrid": RetrievalConfig(expand=False, route_documents=False, sentence_rerank=0),
     "hybrid+expand": RetrievalConfig(route_documents=False, sentence_rerank=0),
     "hybrid+expand+route": RetrievalConfig(sentence_rerank=0),
-    "hybrid+expand+route+rerank": RetrievalConfig(),
+    "hybrid+expand+route+rerank": RetrievalConfig(follow_lists=False),
+    "hybrid+expand+route+rerank+lists": RetrievalConfig(),
     "default, no collapse": RetrievalConfig(collapse=False),
     "default, no places": RetrievalConfig(places=False),
     "default, names kept in the word search": RetrievalConfig(name_weight=1.0),
-    "default, lists not followed": RetrievalConfig(follow_lists=False),
     "default +heading match": RetrievalConfig(heading_bonus=0.05),
     "default +mmr": RetrievalConfig(mmr_lambda=0.85),
     "default +cosine sentence rescoring": RetrievalConfig(sentence_weight=0.2),
 }
-DEFAULT_MODE = "hybrid+expand+route+rerank"
+DEFAULT_MODE = "hybrid+expand+route+rerank+lists"
 
 
 @dataclass
