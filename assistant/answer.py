@@ -28,7 +28,7 @@ from .lexical import STOPWORDS, tokenize
 from .models import Answer, Chunk, Citation, Hit, Query
 from .places import Gazetteer
 from .retrieve import SearchIndex
-from .lists import ANNOUNCES, ENUMERATOR, is_list_question, number_value
+from .lists import ANNOUNCES, ENUMERATOR, ORDINAL_ITEM, counted, is_list_question, number_value
 from .sentences import Candidate, expected_type, score_sentences
 from .settings import Settings
 
@@ -109,7 +109,7 @@ def compose(index: SearchIndex, embedder: Embedder, query: Query, hits: Sequence
         return _abstain(query, hits, "The documents I have don't answer that. The closest passages are below, "
                                      "in case they help.", steps=steps)
     if listing:
-        chosen = _follow_list(index, embedder, chosen, 8)
+        chosen = _follow_list(index, embedder, chosen, 8, query.text)
         _cite_renderings(chosen, candidates, renderings)
     elif chosen and chosen[0].hit.chunk.source.kind != "government":
         chosen = _primary_first(chosen, candidates, settings, renderings)
@@ -117,7 +117,9 @@ def compose(index: SearchIndex, embedder: Embedder, query: Query, hits: Sequence
         chosen = _local_too(chosen, candidates, places.areas, settings)
     chosen = _once(chosen, renderings)
     margin = 0.16 if listing else 0.11
-    main, more = _within_budget(chosen, candidates[0].score - margin, 8 if listing else 4, settings.answer_words)
+    # A list is given whole when it can be: twice the words of a plain answer, at most eight items.
+    main, more = _within_budget(chosen, candidates[0].score - margin, 8 if listing else 4,
+                                settings.answer_words * (2 if listing else 1))
 
     citations: list[Citation] = []
     lines: list[str] = []
@@ -292,17 +294,19 @@ def _pick(candidates: list[Candidate], listing: bool,
     return chosen, renderings
 
 
-def _follow_list(index: SearchIndex, embedder: Embedder, chosen: list[Candidate], limit: int) -> list[Candidate]:
+def _follow_list(index: SearchIndex, embedder: Embedder, chosen: list[Candidate], limit: int,
+                 question: str) -> list[Candidate]:
     """When the best sentence introduces a list, the list is what follows it, in document order.
 
-    "... is based on five mutually reinforcing pillars." announces a count: the items are the
-    enumerated units after it ("First, ...", "Second, ...", bullets), however far on they run.
-    A heading ("Restore a sense of community, ...") or a line ending in ":" is followed by its
-    items up to the next heading-like line.
+    "... is based on five mutually reinforcing pillars." announces a count (so does "makes three
+    checks" when the question asks for "the three checks"): the items are the enumerated units after
+    it ("First, ...", "Second, ...", bullets), however far on they run. A heading ("Restore a sense
+    of community, ...") or a line ending in ":" is followed by its items up to the next heading-like line.
     """
     top = chosen[0]
     text = " ".join(top.text.split())
-    count = ANNOUNCES.search(text)
+    asked = counted(question)
+    count = ANNOUNCES.search(text) or (asked.search(text) if asked else None)
     heading_like = not re.search(r"[.!?;]$", text) and len(text.split()) <= 24
     inline = re.search(r":\s*\S+(?:\s+\S+){2,}", text)  # "...Review: micromobility vehicles; ..." holds its list
     if inline:
@@ -311,8 +315,7 @@ def _follow_list(index: SearchIndex, embedder: Embedder, chosen: list[Candidate]
         return _same_paragraph(index, embedder, chosen, limit)
     wanted = limit
     if count:
-        word = count.group(1).lower()
-        wanted = min(limit, number_value(word))
+        wanted = min(limit, number_value(count.group(0).split()[0].lower()))
     following: list[Candidate] = []
     chunk: Chunk | None = top.hit.chunk
     after = top.end
@@ -326,13 +329,15 @@ def _follow_list(index: SearchIndex, embedder: Embedder, chosen: list[Candidate]
             break  # a list does not run on into another chapter
     if count:
         enumerated = [c for c in following if ENUMERATOR.match(c.text.strip())]
+        ordinal = [c for c in enumerated if ORDINAL_ITEM.match(c.text.strip())]
+        enumerated = ordinal if len(ordinal) >= 2 else enumerated
         items = (enumerated if len(enumerated) >= 2 else following)[:wanted]
     else:
         items = []
         for c in following[: 3 * wanted]:
             piece = " ".join(c.text.split())
-            if items and not re.search(r"[.!?;:]$", piece) and len(piece.split()) <= 24:
-                break  # the next heading: the list is over
+            if items and not ENUMERATOR.match(piece) and not re.search(r"[.!?;:]$", piece) and len(piece.split()) <= 24:
+                break  # the next heading (a short line that is not a bullet): the list is over
             items.append(c)
         items = items[:wanted]
     items = [Candidate(c.hit, c.start, c.end, top.score - 0.01 * (i + 1)) for i, c in enumerate(items)]

@@ -22,11 +22,15 @@ ORDINALS = ["zeroth", "first", "second", "third", "fourth", "fifth", "sixth", "s
 
 # "five mutually reinforcing pillars", "4 new areas": a sentence that says how many items follow.
 ANNOUNCES = re.compile(r"\b(\d{1,2}|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\s+(?:[\w-]+\s+){0,3}"
-                       r"(?:pillars|missions|stages|cases|areas|capitals|priorities|steps|ways|themes|objectives|"
+                       r"[\u2018\u2019'\"]?(?:pillars|missions|stages|cases|areas|capitals|priorities|steps|ways|themes|objectives|"
                        r"principles|elements|parts|questions)\b", re.I)
 # The start of one item: a bullet, "(a)", "2.", or an ordinal word.
-ENUMERATOR = re.compile(r"^(?:[\u2022\u25cf\u25aa\u00b7-]|\(?[a-z0-9]{1,2}[.)](?!\d)|First|Second|Third|Fourth|Fifth|"
-                        r"Sixth|Seventh|Eighth|Ninth|Tenth|Finally|Lastly)\b", re.I)
+ENUMERATOR = re.compile(r"^(?:[\u2022\u25cf\u25aa\u00b7-]|\(?(?:[a-z]|\d{1,2})[.)](?=\s)|(?:First|Second|Third|Fourth|Fifth|"
+                        r"Sixth|Seventh|Eighth|Ninth|Tenth|Finally|Lastly)\b)", re.I)
+# An item that starts with an ordinal word: a list told as "First, ... Second, ..." is made of these only
+# (a footnote "(1) ..." between two pillars is not one of them).
+ORDINAL_ITEM = re.compile(r"^(?:First|Second|Third|Fourth|Fifth|Sixth|Seventh|Eighth|Ninth|Tenth|Eleventh|Twelfth|"
+                          r"Finally|Lastly)\b", re.I)
 _ITEM_IN_TEXT = re.compile(r"(?:^|(?<=[.!?;:]\s)|(?<=\n))\s*(?:(First|Second|Third|Fourth|Fifth|Sixth|Seventh|Eighth|Ninth|"
                            r"Tenth|Eleventh|Twelfth|Finally|Lastly),|[\u2022\u25cf\u25aa\u00b7]\s*\S)")
 _LIST = re.compile(r"\b(?:what|which) (?:are|were) (?:the )?(?:\d+|two|three|four|five|six|seven|eight|nine|ten|"

@@ -90,6 +90,27 @@ def test_a_list_question_gets_a_list_with_each_item_cited(assistant: Assistant) 
     items = answer.text.splitlines()
     assert answer.kind == "list" and len(items) >= 5 and all(i.startswith("- ") and "[" in i for i in items)
     assert any("First," in i for i in items) and any("Second," in i for i in items)
+    # The pillars run on past the missions table and its footnotes; the list is the five of them, in order.
+    ordinals = [re.match(r"- (\w+),", i).group(1) for i in items if re.match(r"- (First|Second|Third|Fourth|Fifth),", i)]
+    assert ordinals == ["First", "Second", "Third", "Fourth", "Fifth"]
+    assert not any(i.startswith("- (1)") for i in items)
+
+
+def test_a_list_introduced_by_a_colon_is_given_item_by_item(settings: Settings, embedder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "lock-guide.md").write_text(
+        "# Lock keeping\n\n## The three lock checks\n\nEvery keeper makes three checks before a boat enters. "
+        "The guide describes each of them, which are:\n\n- The gate check\n- The water level check\n"
+        "- The paddle check\n\n## Opening hours\n\nLocks open at eight in the morning and close at dusk.\n",
+        encoding="utf-8")
+    ingest([folder], settings=settings, embedder=embedder, progress=False)
+    answer = Assistant(settings, embedder=embedder).ask("what are the three lock checks?")
+    items = answer.text.splitlines()
+    assert answer.kind == "list"
+    for check in ("The gate check", "The water level check", "The paddle check"):
+        assert any(i.startswith(f"- {check} [") for i in items), (check, items)
+    assert not any("Locks open" in i for i in items)
 
 
 def test_a_multi_part_question_is_answered_part_by_part(assistant: Assistant) -> None:

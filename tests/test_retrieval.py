@@ -13,6 +13,7 @@ from assistant.errors import ConfigurationError, QueryError
 from assistant.index import ingest
 from assistant.evaluate import EvalQuestion, Scores, judge, normalise, read_questions, run
 from assistant.lexical import tokenize
+from assistant.lists import ENUMERATOR
 from assistant.models import Query, Source
 from assistant.pipeline import Assistant
 from assistant.query import DocumentNames, asks_who_wrote, expand, is_follow_up, standalone
@@ -82,6 +83,15 @@ def test_a_malformed_question_file_names_the_line(tmp_path: Path) -> None:
                                         ("create", "creates"), ("officer", "ofcers"), ("finance", "fnance")])
 def test_word_forms_and_lost_ligatures_fold_to_one_token(one: str, other: str) -> None:
     assert tokenize(one, bigrams=False) == tokenize(other, bigrams=False)
+
+
+@pytest.mark.parametrize("line, item", [
+    ("• The strategic case", True), ("- a bullet", True), ("(a) a lettered item", True), ("2. a numbered item", True),
+    ("Second, central government ...", True), ("£2.5 billion for towns", False), ("2.5 million people", False),
+    ("No. 10 said", False), ("St. Helens council", False), ("Secondary schools", False),
+])
+def test_list_items_are_recognised_by_their_opening(line: str, item: bool) -> None:
+    assert bool(ENUMERATOR.match(line)) is item
 
 
 # --- query understanding ------------------------------------------------------------------
