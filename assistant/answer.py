@@ -94,7 +94,7 @@ def compose(index: SearchIndex, embedder: Embedder, query: Query, hits: Sequence
     listing = is_list_question(query.text)
     candidates = [_with_followers(index, embedder, c, places.areas) for c in candidates[:24]] + candidates[24:]
     wanted = expected_type(query.text)
-    if wanted is not None and not listing and not wanted.met_by(candidates[0].text):
+    if wanted is not None and wanted.strict and not listing and not wanted.met_by(candidates[0].text):
         # The lead doesn't state what was asked (an amount, a date...): a close second that does may lead;
         # a name is too easy to find by chance, so for "who/which ..." the lead must have it.
         second = next((c for c in candidates[1:4] if wanted.met_by(c.text) and c.score >= settings.abstain_below

@@ -28,7 +28,7 @@ class Source:
     sha256: str | None = None  # of the file's bytes, when known
     mirror_path: str | None = None  # path inside a local mirror folder (LEVELUP_CORPUS_MIRROR)
     kind: str = "government"  # "government" (primary text) or "commentary" (third party)
-    relation: str = "core"  # "core" (the White Paper itself) or "related"
+    relation: str = "related"  # "core" (the White Paper itself: named by "the levelling up white paper"), or "related"
     notes: str = ""
 
     @property

@@ -209,6 +209,12 @@ def asks_who_wrote(question: str) -> bool:
     return bool(_AUTHORSHIP.search(question))
 
 
+# What people call the White Paper itself; they name every "core" document of the manifest (the full
+# paper and both renderings of its executive summary), whose titles are all generic words.
+CORE_NAMES = {"levelling up white paper", "levelling up paper", "levelling up the united kingdom",
+              "levelling up report", "levelling up document"}
+
+
 class DocumentNames:
     """Phrases that name a document, taken from its title and publisher.
 
@@ -219,8 +225,12 @@ class DocumentNames:
 
     def __init__(self, sources: Iterable[Source]) -> None:
         self.names: dict[str, set[str]] = {}
+        self.commentary: set[str] = set()
         for source in sources:
-            for phrase in self._phrases(source):
+            if source.kind == "commentary":
+                self.commentary.add(source.id)
+            phrases = self._phrases(source) | (CORE_NAMES if source.relation == "core" else set())
+            for phrase in phrases:
                 self.names.setdefault(phrase, set()).add(source.id)
 
     @staticmethod
@@ -248,10 +258,14 @@ class DocumentNames:
         return " ".join(stripped.split())
 
     def named_in(self, question: str) -> set[str]:
-        """Ids of the documents the question names."""
+        """Ids of the documents the question names.
+
+        Commentary named beside the White Paper is what the question is about: "the techUK blog
+        post on the levelling up white paper" names techUK's post, whose subject is the paper.
+        """
         text = " ".join(re.findall(r"[a-z0-9&]+", question.lower()))
         found: set[str] = set()
         for phrase, ids in self.names.items():
             if re.search(rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])", text):
                 found |= ids
-        return found
+        return found & self.commentary or found

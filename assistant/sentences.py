@@ -59,6 +59,7 @@ class Expected:
 
     pattern: re.Pattern[str]
     question: str
+    strict: bool = True  # False: preferred in a sentence, but an answer without it is still an answer
 
     @property
     def asks_for_name(self) -> bool:
@@ -77,7 +78,7 @@ def expected_type(question: str) -> Expected | None:
     pattern = None
     if re.search(r"\brate\b|\bpercentage\b|\bper ?cent\b", q):
         pattern = _PERCENT
-    elif re.search(r"\bhow much\b|\b(?:budget|amount|value|cost|worth|money)\b|£", q):
+    elif re.search(r"\bhow much\b|\b(?:budget|amount|value|cost|worth)\b|£", q):
         pattern = _AMOUNT
     elif re.search(r"\bhow many\b|\bwhat (?:number|share|proportion)\b|\btarget\b", q):
         pattern = _NUMBER
@@ -86,6 +87,8 @@ def expected_type(question: str) -> Expected | None:
     elif re.search(r"^\s*(?:who\b|which (?:\w+ )?(?:minister|person|people|organisations?|departments?|areas|places|"
                    r"councils|towns|cities|regions|companies|firms|authorities)\b)", q):
         pattern = _NAME
+    if pattern is None and re.search(r"\b(?:money|funding|grants?)\b", q):
+        return Expected(_AMOUNT, question, strict=False)  # "is there grant money?": an amount, if there is one
     return Expected(pattern, question) if pattern is not None else None
 
 

@@ -200,6 +200,21 @@ def test_instructions_inside_a_document_are_quoted_not_obeyed(settings: Settings
     assert uncited_sentences(answer.text) == 0  # anything else it says is a quote, marked as such
 
 
+def test_asking_how_much_needs_an_amount_but_asking_about_money_does_not(settings: Settings, embedder,  # type: ignore[no-untyped-def]
+                                                                           tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "slipways.md").write_text(
+        "# Slipways\n\nThe harbour trust is building new slipways for small boats in every coastal county, "
+        "working with sailing clubs and the lifeboat service.\n", encoding="utf-8")
+    ingest([folder], settings=settings, embedder=embedder, progress=False)
+    assistant = Assistant(settings, embedder=embedder)
+    how_much = assistant.ask("how much is the harbour trust spending on new slipways?")
+    assert how_much.abstained and "don't give that" in how_much.text  # no amount is stated anywhere
+    money = assistant.ask("what money is there from the harbour trust for new slipways?")
+    assert not money.abstained and "building new slipways" in money.text
+
+
 def test_an_empty_index_says_to_ingest(settings: Settings, embedder) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(IndexNotFoundError, match="Build it with: levelup ingest"):
         Assistant(settings, embedder=embedder).ask("what are the missions?")

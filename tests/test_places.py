@@ -369,6 +369,7 @@ def test_former_districts_point_to_their_successor_with_the_order(gaz: Gazetteer
         ("we work across the LCR and in St. Helens", ["Liverpool City Region", "St. Helens"]),
         ("a hull-based engineering firm", []),
         ("an engineering firm in Hull", ["Kingston upon Hull, City of"]),
+        ("we run a bus company in Stoke", ["Stoke-on-Trent"]),  # what people mean, not the two villages
         ("Is the Glasgow City Region eligible?", ["Glasgow City Region"]),
         ("a café in Sutton Coldfield and another in Solihull", ["Sutton Coldfield", "Solihull"]),
         ("I'm in BL1 1AA", []),

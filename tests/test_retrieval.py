@@ -157,6 +157,18 @@ def test_documents_are_named_by_their_titles_and_commentary_by_its_publisher() -
     assert names.named_in("what are the missions of the levelling up white paper?") == set()
 
 
+def test_the_white_paper_is_named_by_what_people_call_it_and_commentary_on_it_by_its_publisher() -> None:
+    names = DocumentNames([
+        Source(id="summary", title="Levelling Up the United Kingdom: executive summary", publisher="DLUHC",
+               published="2022", licence="OGL", file="s.md", relation="core"),
+        Source(id="techuk", title="Levelling Up - White Paper (techUK blog post)", publisher="techUK",
+               published="2022", licence="techUK", file="t.txt", kind="commentary", relation="related"),
+    ])
+    assert names.named_in("how many new IoTs does the levelling up paper promise?") == {"summary"}
+    assert names.named_in("who wrote the techUK blog post on the levelling up white paper?") == {"techuk"}
+    assert names.named_in("what does levelling up mean for buses?") == set()
+
+
 # --- lists that run on over several passages -------------------------------------------------
 
 def _paragraph(opening: str, topic: str) -> str:
