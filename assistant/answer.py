@@ -59,6 +59,12 @@ def _words(text: str) -> int:
     return len(text.split())
 
 
+def _shares_a_phrase(question: str, hits: Sequence[Hit]) -> bool:
+    """Whether a pair of the question's words (stopwords aside) stands together in one of the passages."""
+    pairs = {t for t in tokenize(question) if "_" in t}
+    return any(pairs & set(tokenize(h.chunk.text)) for h in hits)
+
+
 def _same(a: set[str], b: set[str]) -> bool:
     return len(a & b) >= 0.6 * max(1, min(len(a), len(b)))
 
@@ -84,7 +90,8 @@ def compose(index: SearchIndex, embedder: Embedder, query: Query, hits: Sequence
                                      "are below, in case they help.", steps=steps)
     best, overall = index.topicality(embedder.embed_query(query.searched), hits)
     far = best < settings.off_topic_below or (best < 0.40 and overall < settings.off_topic_centroid)
-    if far and not index.names.named_in(query.text):  # naming one of the documents is on topic
+    # Naming one of the documents is on topic, and so is a phrase the passages use ("the six capitals").
+    if far and not index.names.named_in(query.text) and not _shares_a_phrase(query.searched, hits[:3]):
         return Answer(question=query.text, text=OFF_TOPIC, abstained=True, reason="off_topic", kind="refusal",
                       notes=query.notes, trace=tuple(hits))
     candidates = score_sentences(index, embedder, query, hits, places.areas)
