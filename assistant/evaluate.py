@@ -151,6 +151,8 @@ class EvalRun:
 
     mode: str
     judged: list[Judged]
+    # The same questions judged on each result's own passage only, its collapsed renderings aside.
+    first_rendering: list[Judged] = field(default_factory=list)
 
     @property
     def overall(self) -> Scores:
@@ -178,6 +180,7 @@ class EvalRun:
             "overall": self.overall.to_dict(),
             "categories": {c: s.to_dict() for c, s in self.by_category().items()},
             "latency_ms": {"p50": round(p50, 1), "p95": round(p95, 1)},
+            "first_rendering_only": Scores.of(self.first_rendering).to_dict(),
             "missed": [{"id": j.question.id, "question": j.question.question, "evidence": list(j.question.evidence),
                         "span_ranks": list(j.span_ranks), "returned": list(j.returned)} for j in self.missed(k)],
         }
@@ -187,15 +190,21 @@ SearchFunction = Callable[[str], Sequence[Hit]]
 
 
 def run(questions: Sequence[EvalQuestion], search: SearchFunction, mode: str = "default") -> EvalRun:
-    """Search every question (top 10) and judge it; latency is measured per call."""
-    judged = []
+    """Search every question (top 10) and judge it; latency is measured per call.
+
+    A result is judged on its passage in every rendering it returns (``Hit.texts``: the gov.uk page
+    and the PDF of the executive summary, collapsed into one result); ``first_rendering`` keeps the
+    stricter judgement on the result's own passage alone.
+    """
+    judged, first = [], []
     for question in questions:
         started = time.perf_counter()
         hits = search(question.question)
         latency = (time.perf_counter() - started) * 1000
         labels = [f"{h.chunk.doc_id} p.{h.chunk.page_label or '-'}: {' '.join(h.chunk.text.split())[:90]}" for h in hits]
-        judged.append(judge(question, [h.chunk.text for h in hits], latency, labels))
-    return EvalRun(mode, judged)
+        judged.append(judge(question, ["\n\n".join(h.texts) for h in hits], latency, labels))
+        first.append(judge(question, [h.chunk.text for h in hits], latency, labels))
+    return EvalRun(mode, judged, first)
 
 
 def render(runs: Sequence[EvalRun], k: int) -> str:
@@ -208,6 +217,10 @@ def render(runs: Sequence[EvalRun], k: int) -> str:
         s, (p50, p95) = r.overall, r.latency()
         lines.append(f"{r.mode:<{width}} " + " ".join(f"{s.recall.get(x, 0):6.3f}" for x in KS)
                      + f" {s.mrr:6.3f} {s.ndcg:6.3f} {p50:6.1f} {p95:6.1f}")
+    strict = Scores.of(runs[0].first_rendering)
+    if runs[0].first_rendering and strict.count:
+        lines.append(f"{runs[0].mode}, judged on each result's own passage only (its other renderings aside): "
+                     f"R@1 {strict.recall[1]:.3f}, R@5 {strict.recall[5]:.3f}, MRR {strict.mrr:.3f}")
     lines.append("")
     lines.append(f"recall@{k} by category ({runs[0].overall.count} answerable questions)")
     categories = list(runs[0].by_category())

@@ -160,6 +160,15 @@ class Hit:
     dense_rank: int | None = None
     lexical_rank: int | None = None
     reasons: tuple[str, ...] = ()
+    # The same passage in other renderings (the gov.uk page and the official PDF of the executive
+    # summary), collapsed into this hit so the top results are different pieces of evidence. They are
+    # returned and shown with it: a quote may be checked, or cited, in either.
+    also: tuple[Chunk, ...] = ()
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        """The passage text in each rendering this hit stands for, its own first."""
+        return (self.chunk.text, *(c.text for c in self.also))
 
     def to_dict(self) -> dict[str, Any]:
         c = self.chunk
@@ -180,6 +189,9 @@ class Hit:
             "topics": list(c.topics),
             "score": round(self.score, 6),
             "reasons": list(self.reasons),
+            "also_in": [{"chunk_id": a.id, "doc_id": a.doc_id, "title": a.source.title, "page_start": a.page_start,
+                         "page_label": a.page_label, "section": a.section, "url": a.link, "text": a.text}
+                        for a in self.also],
         }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 
 from .layout import readable
-from .models import Answer, Citation, Hit, IngestReport
+from .models import Answer, Chunk, Citation, Hit, IngestReport
 
 
 def describe_ingest(report: IngestReport) -> list[str]:
@@ -32,15 +32,20 @@ def describe_ingest(report: IngestReport) -> list[str]:
 def render_hit(hit: Hit) -> str:
     """A search result: rank, score, document and page, section, link, and the start of the passage."""
     c = hit.chunk
-    page = ""
-    if c.page_start:
-        page = f", p. {c.page_label or c.page_start}" + (f"-{c.page_end}" if c.page_end and c.page_end != c.page_start else "")
-    where = f"{c.source.title}{page}"
     section = f"\n   § {c.section}" if c.section else ""
     link = f"\n   {c.link}" if c.link else ""
     body = textwrap.fill(readable(c.text), width=100, initial_indent="   ", subsequent_indent="   ",
                          max_lines=6, placeholder=" …")
-    return f"{hit.rank:>2}. [{hit.score:.3f}] {where}{section}{link}\n{body}\n"
+    also = "".join(f"\n   Also in {_where(a)}" + (f": {a.link}" if a.link else "") for a in hit.also)
+    return f"{hit.rank:>2}. [{hit.score:.3f}] {_where(c)}{section}{link}\n{body}{also}\n"
+
+
+def _where(c: Chunk) -> str:
+    """ "Title, p. 4" or "Title, p. 4-5"."""
+    page = ""
+    if c.page_start:
+        page = f", p. {c.page_label or c.page_start}" + (f"-{c.page_end}" if c.page_end and c.page_end != c.page_start else "")
+    return f"{c.source.title}{page}"
 
 
 def render_answer(answer: Answer) -> str:

@@ -339,12 +339,13 @@ def _phrase_tokens(phrases: Sequence[str]) -> list[str]:
 
 
 def collapse_duplicates(hits: Sequence[Hit], threshold: float = 0.85) -> list[Hit]:
-    """Drop a passage that adds no evidence beyond better-ranked near-duplicates; renumber ranks.
+    """Fold a passage that adds no evidence beyond better-ranked near-duplicates into the one it
+    repeats (``Hit.also``); renumber ranks.
 
     Passages linked at ingest (``dup_group``: the same text in two renderings) are compared
-    sentence by sentence: a passage goes only when ``threshold`` of its sentences (by length)
+    sentence by sentence: a passage is folded only when ``threshold`` of its sentences (by length)
     are already shown above. One that also carries something new (the renderings cut their
-    passages at different places) stays, so no evidence is hidden.
+    passages at different places) stays a result of its own, so no evidence is hidden.
     """
     shown: dict[str, set[str]] = {}  # dup group -> word triples already shown
     kept: list[Hit] = []
@@ -358,6 +359,10 @@ def collapse_duplicates(hits: Sequence[Hit], threshold: float = 0.85) -> list[Hi
         total = sum(len(s) for s in sentences) or 1
         covered = sum(len(s) for s in sentences if s and len(s & seen) >= 0.8 * len(s))
         if seen and covered / total >= threshold:
+            words = set().union(*sentences)
+            twin = max((i for i, h in enumerate(kept) if h.chunk.dup_group == group),
+                       key=lambda i: len(words & shingles(kept[i].chunk.text)))
+            kept[twin] = replace(kept[twin], also=(*kept[twin].also, hit.chunk))
             continue
         seen.update(*sentences)
         kept.append(hit)

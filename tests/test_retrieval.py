@@ -14,7 +14,7 @@ from assistant.index import ingest
 from assistant.evaluate import EvalQuestion, Scores, judge, normalise, read_questions, run
 from assistant.lexical import tokenize
 from assistant.lists import ENUMERATOR
-from assistant.models import Query, Source
+from assistant.models import Chunk, Hit, Query, Source
 from assistant.pipeline import Assistant
 from assistant.query import DocumentNames, asks_who_wrote, expand, is_follow_up, standalone
 from assistant.retrieve import MODES, Filters
@@ -60,6 +60,18 @@ def test_ndcg_never_exceeds_one_when_a_passage_holds_several_spans() -> None:
     assert together.ndcg == pytest.approx(1.0)
     assert late.ndcg == pytest.approx(1 / 1.5849625, rel=1e-3)
     assert part_missing.ndcg == pytest.approx(1 / (1 + 1 / 1.5849625), rel=1e-3)
+
+
+def test_a_result_counts_the_renderings_it_returns_and_the_strict_reading_does_not() -> None:
+    source = Source(id="summary-pdf", title="Summary (PDF)", publisher="DLUHC", published="2022", licence="OGL",
+                    file="s.md")
+    def chunk(text: str, doc: str) -> Chunk:
+        return Chunk(id=f"{doc}:1", digest="d", doc_id=doc, source=source, text=text, heading_path=(),
+                     page_start=1, page_end=1, page_label="1", start=0, end=len(text), dup_group="g")
+    page, pdf = chunk("a £150 million Community Ownership Fund", "page"), chunk("a £150m Community Ownership Fund", "pdf")
+    result = run([question("a £150m Community Ownership Fund")], lambda q: [Hit(page, 1.0, 1, also=(pdf,))])
+    assert result.overall.recall[1] == 1.0
+    assert Scores.of(result.first_rendering).recall[10] == 0.0
 
 
 def test_scores_average_answerable_questions_only() -> None:
@@ -261,6 +273,13 @@ def test_near_duplicates_do_not_fill_the_top_five(assistant: Assistant) -> None:
     assert len(hits) == 5
     texts = [" ".join(h.chunk.text.split()) for h in hits]
     assert len(set(texts)) == 5
+    # The other rendering of a passage is folded into it, and returned with it.
+    folded = [h for h in assistant.search("how much is the Culture Recovery Fund?", k=5).hits if h.also]
+    assert folded, "the two renderings of the executive summary should meet in the top five"
+    for hit in folded:
+        assert all(a.dup_group == hit.chunk.dup_group and a.doc_id != hit.chunk.doc_id for a in hit.also)
+        assert [a["text"] for a in hit.to_dict()["also_in"]] == [a.text for a in hit.also]
+        assert hit.texts == (hit.chunk.text, *(a.text for a in hit.also))
     groups = [h.chunk.dup_group for h in hits if h.chunk.dup_group]
     # Two renderings of the same passage appear together only when each adds something the other lacks.
     for group in set(groups):
