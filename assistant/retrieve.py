@@ -159,8 +159,10 @@ class SearchIndex:
         sources: dict[str, Source] = {c.doc_id: c.source for c in chunks.values()}
         words = {w for c in chunks.values() for w in re.findall(r"[a-z0-9&]+", c.text.lower())}
         contents = frozenset(c.id for c in chunks.values() if looks_like_contents(c.text))
-        return cls(generation, chunks, lexical, DocumentNames(sources.values()), frozenset(words), contents,
-                   vectors)
+        index = cls(generation, chunks, lexical, DocumentNames(sources.values()), frozenset(words), contents,
+                    vectors)
+        index.load_sentences()
+        return index
 
     def documents(self) -> dict[str, Source]:
         return {c.doc_id: c.source for c in self.chunks.values()}
@@ -187,17 +189,24 @@ class SearchIndex:
         position = next((i for i, c in enumerate(passages) if c.id == chunk.id), None)
         return passages[position + 1] if position is not None and position + 1 < len(passages) else None
 
+    def load_sentences(self) -> None:
+        """Read every passage's stored sentence vectors (and their words) into memory, once.
+
+        ``open`` does this, so the first question does not pay for it (about half a second here)."""
+        if self._sentences:
+            return
+        grouped: dict[str, list[tuple[int, int, np.ndarray]]] = {}
+        for chunk_id, start, end, vector in self.generation.iter_sentences():
+            grouped.setdefault(chunk_id, []).append((start, end, vector))
+        for chunk_id, rows in grouped.items():
+            rows.sort(key=lambda r: r[0])
+            self._sentences[chunk_id] = ([(a, b) for a, b, _ in rows], np.stack([v for _, _, v in rows]))
+            if chunk_id in self.chunks:  # their words too, once: answers and re-ranking score them often
+                self.sentence_words(self.chunks[chunk_id], self._sentences[chunk_id][0])
+
     def sentence_vectors(self, chunk: Chunk, embedder: Embedder) -> tuple[list[tuple[int, int]], np.ndarray]:
-        """A passage's quotable units and their vectors, as stored at ingest (loaded on first use)."""
-        if not self._sentences:
-            grouped: dict[str, list[tuple[int, int, np.ndarray]]] = {}
-            for chunk_id, start, end, vector in self.generation.iter_sentences():
-                grouped.setdefault(chunk_id, []).append((start, end, vector))
-            for chunk_id, rows in grouped.items():
-                rows.sort(key=lambda r: r[0])
-                self._sentences[chunk_id] = ([(a, b) for a, b, _ in rows], np.stack([v for _, _, v in rows]))
-                if chunk_id in self.chunks:  # their words too, once: answers and re-ranking score them often
-                    self.sentence_words(self.chunks[chunk_id], self._sentences[chunk_id][0])
+        """A passage's quotable units and their vectors, as stored at ingest."""
+        self.load_sentences()
         if chunk.id not in self._sentences:  # not stored (should not happen): compute and keep
             spans = passage_units(chunk)
             self._sentences[chunk.id] = (spans, embedder.embed_documents([chunk.text[s:e] for s, e in spans]))
