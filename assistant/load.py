@@ -19,7 +19,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from .errors import DocumentError
-from .layout import KnownHeading, RawPages, build_document, split_text_pages, squash
+from .layout import KnownHeading, RawPages, build_document, squash
+from .pages import split_text_pages
 from .models import Document, Source
 
 SUPPORTED_SUFFIXES = {".pdf", ".txt", ".md", ".markdown", ".html", ".htm"}

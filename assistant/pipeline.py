@@ -22,7 +22,8 @@ from .guard import route
 from .lists import follow_lists
 from .index import ingest, status
 from .models import Answer, Hit, IndexInfo, IngestReport, Query, SearchResult
-from .places import WD23, Gazetteer, load_gazetteer
+from .places import Gazetteer
+from .places_load import WD23, load_gazetteer
 from .query import prepare_query, standalone
 from .retrieve import DEFAULT_MODE, MODES, Filters, RetrievalConfig, SearchIndex, collapse_duplicates, search
 from .settings import Settings, get_settings
