@@ -95,7 +95,7 @@ class Assistant:
             hits = rerank(self.index(), self.embedder, query, hits, config.sentence_rerank, context.areas)
             if config.follow_lists:
                 hits = follow_lists(hits, query.text, self.index().next_chunk)
-            hits = (collapse_duplicates(hits) if config.collapse else hits)[:k]
+            hits = (collapse_duplicates(hits, self.index()) if config.collapse else hits)[:k]
         else:
             query, hits = search(self.index(), self.embedder, query, k, filters, config)
         return SearchResult(query=query, hits=tuple(_with_place_reasons(hits, context)))

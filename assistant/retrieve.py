@@ -141,6 +141,8 @@ class SearchIndex:
     _order: dict[str, list[Chunk]] = field(default_factory=dict)
     _words: dict[str, list[frozenset[str]]] = field(default_factory=dict)
     _filler: dict[tuple[str, int], bool] = field(default_factory=dict)
+    _groups: dict[str, list[Chunk]] = field(default_factory=dict)
+    _shingles: dict[str, set[str]] = field(default_factory=dict)
 
     @classmethod
     def open(cls, generation: Generation, lexical_path: Path) -> SearchIndex:
@@ -163,6 +165,25 @@ class SearchIndex:
                     vectors)
         index.load_sentences()
         return index
+
+    def renderings(self, chunk: Chunk) -> list[Chunk]:
+        """Passages of other documents that show this one's text: the same passage in the other
+        rendering of the executive summary. Half its word triples must be in the other passage."""
+        if chunk.dup_group is None:
+            return []
+        if not self._groups:
+            for c in self.chunks.values():
+                if c.dup_group is not None:
+                    self._groups.setdefault(c.dup_group, []).append(c)
+        own = self._triples(chunk)
+        scored = [(len(own & self._triples(c)), c) for c in self._groups.get(chunk.dup_group, [])
+                  if c.doc_id != chunk.doc_id]
+        return [c for shared, c in sorted(scored, key=lambda x: (-x[0], x[1].id)) if shared >= 0.5 * len(own)]
+
+    def _triples(self, chunk: Chunk) -> set[str]:
+        if chunk.id not in self._shingles:
+            self._shingles[chunk.id] = shingles(chunk.text)
+        return self._shingles[chunk.id]
 
     def documents(self) -> dict[str, Source]:
         return {c.doc_id: c.source for c in self.chunks.values()}
@@ -280,7 +301,7 @@ def search(index: SearchIndex, embedder: Embedder, query: Query, k: int, filters
         hits.append(Hit(chunk, scores[chunk_id], len(hits) + 1, dense_rank.get(chunk_id),
                         lexical_rank.get(chunk_id), tuple(reasons)))
     if config.collapse:
-        hits = collapse_duplicates(hits)
+        hits = collapse_duplicates(hits, index)
     return query, hits[:k]
 
 
@@ -347,9 +368,10 @@ def _phrase_tokens(phrases: Sequence[str]) -> list[str]:
     return tokens
 
 
-def collapse_duplicates(hits: Sequence[Hit], threshold: float = 0.85) -> list[Hit]:
+def collapse_duplicates(hits: Sequence[Hit], index: SearchIndex | None = None, threshold: float = 0.85) -> list[Hit]:
     """Fold a passage that adds no evidence beyond better-ranked near-duplicates into the one it
-    repeats (``Hit.also``); renumber ranks.
+    repeats (``Hit.also``); with ``index``, every result also carries its passage's other renderings
+    found there, retrieved or not; renumber ranks.
 
     Passages linked at ingest (``dup_group``: the same text in two renderings) are compared
     sentence by sentence: a passage is folded only when ``threshold`` of its sentences (by length)
@@ -375,4 +397,8 @@ def collapse_duplicates(hits: Sequence[Hit], threshold: float = 0.85) -> list[Hi
             continue
         seen.update(*sentences)
         kept.append(hit)
+    if index is not None:
+        kept = [replace(h, also=(*h.also, *[c for c in index.renderings(h.chunk)[:2]
+                                             if c.id not in {a.id for a in h.also}]))
+                if h.chunk.dup_group else h for h in kept]
     return [replace(h, rank=i + 1) for i, h in enumerate(kept)]

@@ -287,6 +287,17 @@ def test_near_duplicates_do_not_fill_the_top_five(assistant: Assistant) -> None:
         assert len(members) <= 2
 
 
+def test_every_result_carries_its_passage_in_the_other_rendering(assistant: Assistant) -> None:
+    """The gov.uk page says "£150 million", the PDF edition "£150m": a result shows both."""
+    hits = assistant.search("what is the Community Ownership Fund worth?", k=5).hits
+    hit = next(h for h in hits if "£150 million Community Ownership Fund" in h.chunk.text)
+    assert any("£150m Community Ownership Fund" in a.text for a in hit.also)
+    assert all(a.doc_id != hit.chunk.doc_id for a in hit.also)
+    index = assistant.index()
+    unique = next(c for c in index.chunks.values() if c.dup_group is None)
+    assert index.renderings(unique) == []
+
+
 @pytest.mark.parametrize("filters, check", [
     (Filters(documents=("dfe-skills-for-jobs-white-paper-2021",)),
      lambda c: c.doc_id == "dfe-skills-for-jobs-white-paper-2021"),
