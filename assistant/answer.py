@@ -21,14 +21,14 @@ import re
 from collections.abc import Sequence
 
 from .chunk import shingles
+from .eligibility import PlaceContext, is_about_place, next_steps, place_citation, place_statement
 from .embed import Embedder
 from .layout import readable
-from .eligibility import PlaceContext, is_about_place, next_steps, place_citation, place_statement
 from .lexical import STOPWORDS, tokenize
+from .lists import ANNOUNCES, ENUMERATOR, ORDINAL_ITEM, counted, is_list_question, number_value
 from .models import Answer, Chunk, Citation, Hit, Query
 from .places import Gazetteer
 from .retrieve import SearchIndex
-from .lists import ANNOUNCES, ENUMERATOR, ORDINAL_ITEM, counted, is_list_question, number_value
 from .sentences import Candidate, expected_type, score_sentences
 from .settings import Settings
 
@@ -116,7 +116,7 @@ def compose(index: SearchIndex, embedder: Embedder, query: Query, hits: Sequence
         return _abstain(query, hits, "The documents I have don't answer that. The closest passages are below, "
                                      "in case they help.", steps=steps)
     if listing:
-        chosen = _follow_list(index, embedder, chosen, 8, query.text)
+        chosen = _follow_list(index, embedder, _list_lead(chosen, candidates, query.text), 9, query.text)
         _cite_renderings(chosen, candidates, renderings)
     elif chosen and chosen[0].hit.chunk.source.kind != "government":
         chosen = _primary_first(chosen, candidates, settings, renderings)
@@ -124,8 +124,8 @@ def compose(index: SearchIndex, embedder: Embedder, query: Query, hits: Sequence
         chosen = _local_too(chosen, candidates, places.areas, settings)
     chosen = _once(chosen, renderings)
     margin = 0.16 if listing else 0.11
-    # A list is given whole when it can be: twice the words of a plain answer, at most eight items.
-    main, more = _within_budget(chosen, candidates[0].score - margin, 8 if listing else 4,
+    # A list is given whole when it can be: twice the words of a plain answer, at most ten items.
+    main, more = _within_budget(chosen, candidates[0].score - margin, 10 if listing else 4,
                                 settings.answer_words * (2 if listing else 1))
 
     citations: list[Citation] = []
@@ -301,6 +301,28 @@ def _pick(candidates: list[Candidate], listing: bool,
     return chosen, renderings
 
 
+def _introduces_list(text: str, question: str) -> bool:
+    """ "... underpinned by the following Principles:", "... based on 5 mutually reinforcing pillars." """
+    text = " ".join(text.split())
+    asked = counted(question)
+    return text.endswith(":") or bool(ANNOUNCES.search(text)) or bool(asked and asked.search(text))
+
+
+def _list_lead(chosen: list[Candidate], candidates: Sequence[Candidate], question: str) -> list[Candidate]:
+    """For a list question, lead with the sentence that introduces the list when one scores close to the
+    best ("... sets out the Principles which will guide ..." is about them; the one ending in
+    "the following Principles:" is followed by them)."""
+    top = chosen[0]
+    if _introduces_list(top.text, question):
+        return chosen
+    for candidate in candidates[1:12]:
+        if candidate.score < top.score - 0.16:
+            break
+        if _introduces_list(candidate.text, question):
+            return [candidate, *[c for c in chosen if c.text != candidate.text]]
+    return chosen
+
+
 def _follow_list(index: SearchIndex, embedder: Embedder, chosen: list[Candidate], limit: int,
                  question: str) -> list[Candidate]:
     """When the best sentence introduces a list, the list is what follows it, in document order.
@@ -347,7 +369,7 @@ def _follow_list(index: SearchIndex, embedder: Embedder, chosen: list[Candidate]
                 break  # the next heading (a short line that is not a bullet): the list is over
             items.append(c)
         items = items[:wanted]
-    items = [Candidate(c.hit, c.start, c.end, top.score - 0.01 * (i + 1)) for i, c in enumerate(items)]
+    items = [Candidate(c.hit, c.start, c.end, top.score - 0.001 * (i + 1)) for i, c in enumerate(items)]
     return [top, *items, *[c for c in chosen[1:] if all(c.text != i.text for i in items)]]
 
 

@@ -34,9 +34,9 @@ ORDINAL_ITEM = re.compile(r"^(?:First|Second|Third|Fourth|Fifth|Sixth|Seventh|Ei
 _ITEM_IN_TEXT = re.compile(r"(?:^|(?<=[.!?;:]\s)|(?<=\n))\s*(?:(First|Second|Third|Fourth|Fifth|Sixth|Seventh|Eighth|Ninth|"
                            r"Tenth|Eleventh|Twelfth|Finally|Lastly),|[\u2022\u25cf\u25aa\u00b7]\s*\S)")
 _LIST = re.compile(r"\b(?:what|which) (?:are|were) (?:the )?(?:\d+|two|three|four|five|six|seven|eight|nine|ten|"
-                   r"eleven|twelve)\b|\b(?:list|name) (?:the|all)\b|\bwhat are the\b.*\b(?:missions|pillars|"
-                   r"stages|cases|capitals|areas|funds|priorities)\b|\bwhich of the\b|\bwhat(?:'s| is) planned\b|"
-                   r"\bwhat does .* (?:promise|commit|say) (?:on|about|to)\b", re.I)
+                   r"eleven|twelve)\b|\b(?:list|name) (?:the|all)\b|\bwhat (?:are|were) the (?:[\w-]+ ){0,2}[a-z]{3,}s\b|"
+                   r"\bwhich of the\b|\bwhat(?:'s| is) planned\b|\bwhat does .* (?:promise|commit|say) (?:on|about|to)\b",
+                   re.I)
 
 
 def is_list_question(question: str) -> bool:

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from .errors import DocumentError
 from .layout import KnownHeading, RawPages, build_document, squash
-from .pages import split_text_pages
 from .models import Document, Source
+from .pages import split_text_pages
 
 SUPPORTED_SUFFIXES = {".pdf", ".txt", ".md", ".markdown", ".html", ".htm"}
 

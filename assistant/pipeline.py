@@ -14,18 +14,18 @@ from dataclasses import replace
 from pathlib import Path
 
 from .answer import compose
-from .sentences import PASSAGES, rerank
 from .eligibility import PlaceContext, expand_for_places, is_about_place, place_context
 from .embed import Embedder, get_embedder
 from .errors import ConfigurationError, QueryError
 from .guard import route
-from .lists import follow_lists
 from .index import ingest, status
+from .lists import follow_lists
 from .models import Answer, Hit, IndexInfo, IngestReport, Query, SearchResult
 from .places import Gazetteer
 from .places_load import WD23, load_gazetteer
 from .query import prepare_query, standalone
 from .retrieve import DEFAULT_MODE, MODES, Filters, RetrievalConfig, SearchIndex, collapse_duplicates, search
+from .sentences import PASSAGES, rerank
 from .settings import Settings, get_settings
 from .store import Store
 

@@ -25,7 +25,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
-
 #: A town best-fitted by fewer 2011 MSOAs (about 7,000 people each) is "minor": it never makes a district
 #: or a bigger town ambiguous ("Bolton" is the borough, not the Cumbrian village), and free text must say
 #: "in Ashby" for it to count.

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .chunk import looks_like_contents, passage_units, shingles, split_sentences
 from .embed import Embedder
 from .errors import QueryError
-from .chunk import looks_like_contents, passage_units, shingles, split_sentences
 from .lexical import TOKENIZER_VERSION, LexicalIndex, tokenize
 from .models import Chunk, Hit, Query, Source
 from .query import DocumentNames, asks_who_wrote, expand

@@ -200,6 +200,15 @@ def test_instructions_inside_a_document_are_quoted_not_obeyed(settings: Settings
     assert uncited_sentences(answer.text) == 0  # anything else it says is a quote, marked as such
 
 
+def test_a_list_is_read_from_the_sentence_that_introduces_it(assistant: Assistant) -> None:
+    """The best sentence only mentions the Principles; the one ending "the following Principles:" is
+    followed by all seven, numbered as the strategy numbers them."""
+    answer = assistant.ask("what are the principles of the future of mobility urban strategy?")
+    items = answer.text.splitlines()
+    assert answer.kind == "list" and items[0].rstrip(" []0123456789").endswith("the following Principles:")
+    assert [i.split()[1] for i in items[1:8]] == ["1", "2", "3", "4", "5", "6", "7"]
+
+
 def test_asking_how_much_needs_an_amount_but_asking_about_money_does_not(settings: Settings, embedder,  # type: ignore[no-untyped-def]
                                                                            tmp_path: Path) -> None:
     folder = tmp_path / "docs"

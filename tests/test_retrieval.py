@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from assistant.cli import cli
 from assistant.errors import ConfigurationError, QueryError
-from assistant.index import ingest
 from assistant.evaluate import EvalQuestion, Scores, judge, normalise, read_questions, run
+from assistant.index import ingest
 from assistant.lexical import tokenize
 from assistant.lists import ENUMERATOR
 from assistant.models import Chunk, Hit, Query, Source
