@@ -103,10 +103,10 @@ def expand(query: Query, vocabulary: Iterable[str] = (), dictionary: Iterable[st
             related.extend(meanings)  # the documents use it, or it is casual ("govt"): words only
         else:
             searched = pattern.sub(lambda m: f"{m.group(0)} ({'; '.join(meanings)})", searched, count=1)
-    words = known | set(dictionary)
+    dictionary = dictionary if isinstance(dictionary, (set, frozenset)) else frozenset(dictionary)
     if known:
         for word in sorted(set(re.findall(r"\b[a-z]{5,}\b", text))):
-            if word in words or word in STOPWORDS:
+            if word in known or word in dictionary or word in STOPWORDS:
                 continue
             close = difflib.get_close_matches(word, _candidates(word, known), n=1, cutoff=0.84)
             if close:

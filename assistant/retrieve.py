@@ -175,12 +175,13 @@ class SearchIndex:
             for c in self.chunks.values():
                 if c.dup_group is not None:
                     self._groups.setdefault(c.dup_group, []).append(c)
-        own = self._triples(chunk)
-        scored = [(len(own & self._triples(c)), c) for c in self._groups.get(chunk.dup_group, [])
+        own = self.triples(chunk)
+        scored = [(len(own & self.triples(c)), c) for c in self._groups.get(chunk.dup_group, [])
                   if c.doc_id != chunk.doc_id]
         return [c for shared, c in sorted(scored, key=lambda x: (-x[0], x[1].id)) if shared >= 0.5 * len(own)]
 
-    def _triples(self, chunk: Chunk) -> set[str]:
+    def triples(self, chunk: Chunk) -> set[str]:
+        """The passage's word triples (chunk.shingles), computed once."""
         if chunk.id not in self._shingles:
             self._shingles[chunk.id] = shingles(chunk.text)
         return self._shingles[chunk.id]
@@ -392,7 +393,8 @@ def collapse_duplicates(hits: Sequence[Hit], index: SearchIndex | None = None, t
         if seen and covered / total >= threshold:
             words = set().union(*sentences)
             twin = max((i for i, h in enumerate(kept) if h.chunk.dup_group == group),
-                       key=lambda i: len(words & shingles(kept[i].chunk.text)))
+                       key=lambda i: len(words & (index.triples(kept[i].chunk) if index else
+                                                  shingles(kept[i].chunk.text))))
             kept[twin] = replace(kept[twin], also=(*kept[twin].also, hit.chunk))
             continue
         seen.update(*sentences)
