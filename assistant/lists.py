@@ -19,24 +19,24 @@ NUMBER_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "
                 "twelve"]
 ORDINALS = ["zeroth", "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth",
             "eleventh", "twelfth"]
+_ORDINAL = "|".join([*(w.capitalize() for w in ORDINALS[1:]), "Finally", "Lastly"])
+_BULLET = "[\u2022\u25cf\u25aa\u00b7]"
 
 # "five mutually reinforcing pillars", "4 new areas": a sentence that says how many items follow.
-ANNOUNCES = re.compile(r"\b(\d{1,2}|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\s+(?:[\w-]+\s+){0,3}"
-                       r"[\u2018\u2019'\"]?(?:pillars|missions|stages|cases|areas|capitals|priorities|steps|ways|themes|objectives|"
+ANNOUNCES = re.compile(r"\b(\d{1,2}|" + "|".join(NUMBER_WORDS[2:]) + r")\s+(?:[\w-]+\s+){0,3}[\u2018\u2019'\"]?"
+                       r"(?:pillars|missions|stages|cases|areas|capitals|priorities|steps|ways|themes|objectives|"
                        r"principles|elements|parts|questions)\b", re.I)
 # The start of one item: a bullet, "(a)", "2.", or an ordinal word.
-ENUMERATOR = re.compile(r"^(?:[\u2022\u25cf\u25aa\u00b7-]|\(?(?:[a-z]|\d{1,2})[.)](?=\s)|(?:First|Second|Third|Fourth|Fifth|"
-                        r"Sixth|Seventh|Eighth|Ninth|Tenth|Finally|Lastly)\b)", re.I)
+ENUMERATOR = re.compile(rf"^(?:{_BULLET}|-|\(?(?:[a-z]|\d{{1,2}})[.)](?=\s)|(?:{_ORDINAL})\b)", re.I)
 # An item that starts with an ordinal word: a list told as "First, ... Second, ..." is made of these only
 # (a footnote "(1) ..." between two pillars is not one of them).
-ORDINAL_ITEM = re.compile(r"^(?:First|Second|Third|Fourth|Fifth|Sixth|Seventh|Eighth|Ninth|Tenth|Eleventh|Twelfth|"
-                          r"Finally|Lastly)\b", re.I)
-_ITEM_IN_TEXT = re.compile(r"(?:^|(?<=[.!?;:]\s)|(?<=\n))\s*(?:(First|Second|Third|Fourth|Fifth|Sixth|Seventh|Eighth|Ninth|"
-                           r"Tenth|Eleventh|Twelfth|Finally|Lastly),|[\u2022\u25cf\u25aa\u00b7]\s*\S)")
-_LIST = re.compile(r"\b(?:what|which) (?:are|were) (?:the )?(?:\d+|two|three|four|five|six|seven|eight|nine|ten|"
-                   r"eleven|twelve)\b|\b(?:list|name) (?:the|all)\b|\bwhat (?:are|were) the (?:[\w-]+ ){0,2}[a-z]{3,}s\b|"
-                   r"\bwhich of the\b|\bwhat(?:'s| is) planned\b|\bwhat does .* (?:promise|commit|say) (?:on|about|to)\b",
-                   re.I)
+ORDINAL_ITEM = re.compile(rf"^(?:{_ORDINAL})\b", re.I)
+# Items inside a passage: an ordinal word opening a sentence ("Second, ...") or a bullet.
+_ITEM_IN_TEXT = re.compile(rf"(?:^|(?<=[.!?;:]\s)|(?<=\n))\s*(?:({_ORDINAL}),|{_BULLET}\s*\S)")
+_LIST = re.compile(r"\b(?:what|which) (?:are|were) (?:the )?(?:\d+|" + "|".join(NUMBER_WORDS[2:]) + r")\b"
+                   r"|\b(?:list|name) (?:the|all)\b|\bwhat (?:are|were) the (?:[\w-]+ ){0,2}[a-z]{3,}s\b"
+                   r"|\bwhich of the\b|\bwhat(?:'s| is) planned\b"
+                   r"|\bwhat does .* (?:promise|commit|say) (?:on|about|to)\b", re.I)
 
 
 def is_list_question(question: str) -> bool:
@@ -103,9 +103,7 @@ def follow_lists(hits: Sequence[Hit], question: str, next_chunk: Callable[[Chunk
         announced = pattern.search(hit.chunk.text)
         if not announced:
             continue
-        number = re.match(r"\d+|[a-z]+", announced.group(0).lower())
-        count = number_value(number.group(0)) if number and (number.group(0).isdigit()
-                                                             or number.group(0) in NUMBER_WORDS) else 0
+        count = number_value(announced.group(0).split()[0])
         following = list_continuation(hit.chunk, count, next_chunk)
         if not following:
             return list(hits)
