@@ -204,7 +204,10 @@ def _once(chosen: list[Candidate], renderings: dict[int, list[Candidate]]) -> li
     grams: list[set[str]] = []
     for candidate in chosen:
         mine = shingles(candidate.text)
-        first = next((k for k, g in zip(kept, grams) if _same(mine, g)), None)
+        # A unit that opens by repeating a kept sentence (a heading run into the next sentence) repeats it too.
+        words = candidate.text.split()
+        opening = shingles(" ".join(words[:12])) if len(words) > 12 else set()
+        first = next((k for k, g in zip(kept, grams) if _same(mine, g) or (opening and opening <= g)), None)
         if first is None:
             kept.append(candidate)
             grams.append(mine)

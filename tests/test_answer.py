@@ -200,6 +200,12 @@ def test_instructions_inside_a_document_are_quoted_not_obeyed(settings: Settings
     assert uncited_sentences(answer.text) == 0  # anything else it says is a quote, marked as such
 
 
+def test_a_heading_run_into_the_next_sentence_does_not_repeat_the_answer(assistant: Assistant) -> None:
+    """The gov.uk page prints a heading that is also the answer's sentence, run into the sentence after it."""
+    answer = assistant.ask("How much is the UK Shared Prosperity Fund worth?")
+    assert answer.text.count("will be used to restore local pride across the UK") == 1
+
+
 def test_a_list_is_read_from_the_sentence_that_introduces_it(assistant: Assistant) -> None:
     """The best sentence only mentions the Principles; the one ending "the following Principles:" is
     followed by all seven, numbered as the strategy numbers them."""
