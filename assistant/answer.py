@@ -25,7 +25,7 @@ from .eligibility import PlaceContext, is_about_place, next_steps, place_citatio
 from .embed import Embedder
 from .layout import readable
 from .lexical import STOPWORDS, tokenize
-from .lists import ANNOUNCES, ENUMERATOR, ORDINAL_ITEM, counted, is_list_question, number_value
+from .lists import ENUMERATOR, ORDINAL_ITEM, announced_count, is_list_question
 from .models import Answer, Chunk, Citation, Hit, Query
 from .places import Gazetteer
 from .retrieve import SearchIndex
@@ -307,8 +307,7 @@ def _pick(candidates: list[Candidate], listing: bool,
 def _introduces_list(text: str, question: str) -> bool:
     """ "... underpinned by the following Principles:", "... based on 5 mutually reinforcing pillars." """
     text = " ".join(text.split())
-    asked = counted(question)
-    return text.endswith(":") or bool(ANNOUNCES.search(text)) or bool(asked and asked.search(text))
+    return text.endswith(":") or announced_count(text, question) is not None
 
 
 def _list_lead(chosen: list[Candidate], candidates: Sequence[Candidate], question: str) -> list[Candidate]:
@@ -337,17 +336,14 @@ def _follow_list(index: SearchIndex, embedder: Embedder, chosen: list[Candidate]
     """
     top = chosen[0]
     text = " ".join(top.text.split())
-    asked = counted(question)
-    count = ANNOUNCES.search(text) or (asked.search(text) if asked else None)
+    count = announced_count(text, question)
     heading_like = not re.search(r"[.!?;]$", text) and len(text.split()) <= 24
     inline = re.search(r":\s*\S+(?:\s+\S+){2,}", text)  # "...Review: micromobility vehicles; ..." holds its list
     if inline:
         return chosen
     if not (count or text.endswith(":") or heading_like):
         return _same_paragraph(index, embedder, chosen, limit)
-    wanted = limit
-    if count:
-        wanted = min(limit, number_value(count.group(0).split()[0].lower()))
+    wanted = min(limit, count) if count else limit
     following: list[Candidate] = []
     chunk: Chunk | None = top.hit.chunk
     after = top.end

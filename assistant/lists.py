@@ -63,6 +63,14 @@ def counted(question: str) -> re.Pattern[str] | None:
     return re.compile(rf"\b(?:{'|'.join(forms)})\s+(?:[\w\u2018\u2019'-]+\s+){{0,3}}[\u2018\u2019']?{noun}", re.I)
 
 
+def announced_count(text: str, question: str) -> int | None:
+    """How many items ``text`` says follow: "based on five mutually reinforcing pillars" (a list noun),
+    or the count and noun the question asks for ("makes three checks" for "the three checks")."""
+    asked = counted(question)
+    found = ANNOUNCES.search(text) or (asked.search(text) if asked else None)
+    return number_value(found.group(0).split()[0]) if found else None
+
+
 def list_continuation(chunk: Chunk, count: int, next_chunk: Callable[[Chunk], Chunk | None]) -> list[Chunk]:
     """The passages after ``chunk`` that hold the rest of a list of ``count`` items it announces.
 
