@@ -16,7 +16,6 @@ paragraph).
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -202,14 +201,14 @@ def _heading_shaped(ahead: list[str], width: float) -> bool:
     return len(ahead) >= 2 and bool(re.match(r"[A-Z0-9\u2022]", ahead[1]))
 
 
-def _join(block: _Block, vocabulary: Counter[str]) -> None:
-    """Join a paragraph's lines; rejoin words hyphenated at a line end.
+def _join(block: _Block) -> None:
+    """Join a paragraph's lines with spaces.
 
-    A line-end hyphen is dropped when the joined word occurs elsewhere in the document, or
-    when neither half is a word of the document ("regen-" + "eration"): the only character
-    ever removed from the text. Otherwise it is a compound ("high-crime", "self-driving"): the
-    hyphen and the line break both stay, so a quote matches the source text as extracted
-    ("high- crime" once whitespace is normalised); ``readable`` shows it as "high-crime".
+    A word hyphenated at a line end keeps its hyphen and its line break ("high-\ncrime",
+    "Well-\nbeing"), so a quote still matches the source text as extracted once whitespace is
+    normalised ("high- crime"), as citation checks compare it; ``readable`` shows "high-crime"
+    and the word search also reads it whole (``lexical.tokenize``). Only a soft hyphen, which
+    the judging normalisation drops too, is removed with its line break.
     """
     parts: list[str] = []
     offsets: list[int] = []
@@ -217,18 +216,12 @@ def _join(block: _Block, vocabulary: Counter[str]) -> None:
     for i, (_, line) in enumerate(block.lines):
         if i > 0:
             prev = parts[-1]
-            match = _HYPHEN_END.search(prev)
-            first = re.match(r"[a-z]+", line)
-            if match and first:
-                head, tail = match.group(1).lower(), first.group(0)
-                # Each half was counted once at the break itself, hence ">= 2" for "is a word".
-                split_word = vocabulary[head + tail] > 0 or (vocabulary[head] < 2 and vocabulary[tail] < 2)
-                if prev.endswith("\u00ad") or split_word:
-                    parts[-1] = prev[:-1]
-                    length -= 1
-                else:  # a compound ("high-crime"): the hyphen stays and so does the line break, so the
-                    parts.append("\n")  # text still reads as the source does; ``readable`` joins it
-                    length += 1
+            if prev.endswith("\u00ad") and re.match(r"[a-z]", line):
+                parts[-1] = prev[:-1]
+                length -= 1
+            elif _HYPHEN_END.search(prev) and re.match(r"[a-z]", line):
+                parts.append("\n")
+                length += 1
             else:
                 parts.append(" ")
                 length += 1
@@ -261,7 +254,7 @@ def _split_heading_prefix(block: _Block, title_key: str) -> _Block | None:
     return None
 
 
-def _apply_known(blocks: list[_Block], known: list[KnownHeading], vocabulary: Counter[str]) -> list[tuple[int, KnownHeading]]:
+def _apply_known(blocks: list[_Block], known: list[KnownHeading]) -> list[tuple[int, KnownHeading]]:
     """Mark the blocks that are declared headings; return headings with no block (bookmark-only)."""
     missing: list[tuple[int, KnownHeading]] = []
     cursor = 0
@@ -284,8 +277,8 @@ def _apply_known(blocks: list[_Block], known: list[KnownHeading], vocabulary: Co
             if block_key.startswith(key) and not heading.exact:
                 rest = _split_heading_prefix(block, key)
                 if rest is not None:
-                    _join(block, vocabulary)
-                    _join(rest, vocabulary)
+                    _join(block)
+                    _join(rest)
                     blocks.insert(index + 1, rest)
                     found = index
                     break
@@ -314,7 +307,7 @@ def _contents_entries(pages: list[list[str]]) -> tuple[list[str], set[int]]:
 
 
 def _looks_like_heading(block: _Block, next_block: _Block | None) -> bool:
-    text = block.text
+    text = readable(block.text)  # "Well-\nbeing" is one word
     words = text.split()
     return (
         next_block is not None
@@ -330,9 +323,8 @@ def _looks_like_heading(block: _Block, next_block: _Block | None) -> bool:
     )
 
 
-def _detect_headings(blocks: list[_Block], raw: RawPages, hints: _HeadingHints,
-                     vocabulary: Counter[str]) -> list[tuple[int, KnownHeading]]:
-    missing = _apply_known(blocks, raw.headings, vocabulary)
+def _detect_headings(blocks: list[_Block], raw: RawPages, hints: _HeadingHints) -> list[tuple[int, KnownHeading]]:
+    missing = _apply_known(blocks, raw.headings)
     if raw.headings:  # the format declared its structure: trust it alone
         return missing
     numbered_toc = any(re.match(r"\d+[a-z]", entry) for entry in hints.entries)
@@ -365,12 +357,11 @@ def _typical_width(pages: list[list[str]]) -> float:
 def build_document(raw: RawPages, *, doc_id: str, source: Source, path: Path, digest: str) -> Document:
     """Clean ``raw`` into a ``Document``: text, page spans and headings with their levels."""
     pages, labels = strip_page_furniture(raw.pages) if raw.physical else (raw.pages, [None])
-    vocabulary = Counter(w.lower() for lines in pages for line in lines for w in re.findall(r"[A-Za-z]+", line))
     hints = _hints(raw, pages)
     blocks = _paragraphs(pages, _typical_width(pages), hints)
     for block in blocks:
-        _join(block, vocabulary)
-    missing = _detect_headings(blocks, raw, hints, vocabulary)
+        _join(block)
+    missing = _detect_headings(blocks, raw, hints)
 
     text_parts: list[str] = []
     offset = 0
@@ -388,7 +379,7 @@ def build_document(raw: RawPages, *, doc_id: str, source: Source, path: Path, di
         for (page_index, _), line_offset in zip(block.lines, block.line_offsets):
             page_starts.setdefault(page_index, offset + line_offset)
         if block.heading_level is not None:
-            title = re.sub(r"\s+", " ", block.heading_title or block.text).strip()
+            title = readable(block.heading_title or block.text)
             headings.append(Heading(block.heading_level, title, offset, offset + len(block.text)))
         text_parts.append(block.text)
         offset += len(block.text)

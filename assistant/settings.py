@@ -33,7 +33,7 @@ DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 #: Bump when loading, cleaning or chunking changes what a passage contains: it is part of
 #: ``index_key()``, so a new parser never mixes its passages with an old parser's.
-PARSER_VERSION = "11"
+PARSER_VERSION = "13"
 
 
 class Settings(BaseSettings):

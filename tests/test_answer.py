@@ -41,6 +41,7 @@ QUESTIONS = [
     "I work for a county council with no mayor - can we still get a devolution deal?",
     "how much capital funding for FE colleges does skills for jobs promise - now and over the next five years?",
     "we're a small business in Bolton - is there an innovation accelerator near us?",
+    "what is the wellbeing mission?",  # its row label is "Well-" / "being" over two lines
 ]
 
 
