@@ -62,12 +62,13 @@ class Term:
     key: str
     means: tuple[str, ...]
     exact_case: bool
+    why: str = ""  # set for a phrase the documents use for the term, not its meaning: "mission" -> "By 2030"
 
 
 @lru_cache(maxsize=1)
 def glossary() -> tuple[Term, ...]:
     raw = json.loads(GLOSSARY_FILE.read_text(encoding="utf-8"))["terms"]
-    return tuple(Term(k, tuple(v["means"]), bool(v.get("case"))) for k, v in raw.items())
+    return tuple(Term(k, tuple(v["means"]), bool(v.get("case")), v.get("why", "")) for k, v in raw.items())
 
 
 def _term_pattern(term: Term) -> re.Pattern[str]:
@@ -97,6 +98,10 @@ def expand(query: Query, vocabulary: Iterable[str] = (), dictionary: Iterable[st
             continue
         meanings = [m for m in term.means if m.lower() != match.group(0).lower()]
         if not meanings:
+            continue
+        if term.why:
+            notes.append(f"Also looked for \u201c{term.means[0]}\u201d: {term.why}.")
+            related.extend(meanings)
             continue
         notes.append(f"Read \u201c{match.group(0)}\u201d as \u201c{term.means[0]}\u201d.")
         if match.group(0).lower() in known or sum(ch.isupper() for ch in term.key) < 2:

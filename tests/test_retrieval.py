@@ -128,6 +128,13 @@ def test_a_misspelt_word_is_corrected_from_the_index_vocabulary() -> None:
     assert "Searched “acclerators” as “accelerators”." in expanded.notes
 
 
+def test_a_word_the_documents_phrase_their_own_way_adds_that_phrase_and_says_why() -> None:
+    """Each mission is stated as "By 2030, ..."; a mission row never says "mission"."""
+    expanded = expand(Query("what is the skills mission?"), VOCABULARY | {"mission"})
+    assert expanded.searched == "what is the skills mission?" and expanded.related == ("By 2030",)
+    assert expanded.notes == ("Also looked for “By 2030”: each of the 12 missions is worded “By 2030, …”.",)
+
+
 @pytest.mark.parametrize("text", ["when did they start talking about it?", "we are in Wigan", "Bolton buses"])
 def test_real_words_and_names_are_not_corrected(text: str) -> None:
     assert expand(Query(text), VOCABULARY, {"talking", "start", "when", "about"}).searched == text
@@ -266,6 +273,17 @@ def test_within_a_named_document_the_rest_of_the_question_decides(assistant: Ass
         return next((h.rank for h in assistant.search(question, k=10, mode=mode).hits if passage in h.chunk.text), None)
     assert first_rank("hybrid+expand+route+rerank+lists") == 1
     assert (first_rank("default, names kept in the word search") or 11) > 1
+
+
+@pytest.mark.parametrize("mission, statement", [
+    ("skills", "successfully completing high"),
+    ("housing", "renters will have a secure path to ownership"),
+    ("crime", "homicide, serious violence and neighbourhood crime will have fallen"),
+])
+def test_a_mission_is_found_by_its_name(assistant: Assistant, mission: str, statement: str) -> None:
+    """The missions table gives each row a label and a "By 2030, ..." statement, never the word "mission"."""
+    hits = assistant.search(f"what is the {mission} mission?", k=5).hits
+    assert any(statement in " ".join(t.split()) for h in hits for t in h.texts)
 
 
 def test_near_duplicates_do_not_fill_the_top_five(assistant: Assistant) -> None:
