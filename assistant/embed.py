@@ -144,6 +144,12 @@ class SentenceTransformerEmbedder:
         return np.stack([known[t] for t in texts])
 
 
+def embed_all(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
+    """Several short texts (a question and its parts) in one model call when the embedder can."""
+    many = getattr(embedder, "embed_queries", None)
+    return many(texts) if many else np.stack([embedder.embed_query(t) for t in texts])
+
+
 def get_embedder(settings: Settings | None = None) -> SentenceTransformerEmbedder:
     """The embedder the settings describe (not loaded until first used)."""
     return SentenceTransformerEmbedder(settings)

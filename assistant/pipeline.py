@@ -23,7 +23,7 @@ from .lists import follow_lists
 from .models import Answer, Hit, IndexInfo, IngestReport, Query, SearchResult
 from .places import Gazetteer
 from .places_load import WD23, load_gazetteer
-from .query import prepare_query, standalone
+from .query import prepare_query, question_parts, standalone
 from .retrieve import DEFAULT_MODE, MODES, Filters, RetrievalConfig, SearchIndex, collapse_duplicates, search
 from .sentences import PASSAGES, rerank
 from .settings import Settings, get_settings
@@ -90,9 +90,11 @@ class Assistant:
         k = k or self.settings.search_k
         query, context = self._understand(question, history, place, config)
         if config.sentence_rerank:
-            query, hits = search(self.index(), self.embedder, query, max(20, k), filters,
+            pool = config.rerank_pool * (2 if config.parts_pool and question_parts(query.text) else 1)
+            query, hits = search(self.index(), self.embedder, query, max(pool, k), filters,
                                  replace(config, collapse=False))
-            hits = rerank(self.index(), self.embedder, query, hits, config.sentence_rerank, context.areas)
+            hits = rerank(self.index(), self.embedder, query, hits, config.sentence_rerank, context.areas,
+                          beside_name=config.rerank_beside_name)
             if config.follow_lists:
                 hits = follow_lists(hits, query.text, self.index().next_chunk)
             hits = (collapse_duplicates(hits, self.index()) if config.collapse else hits)[:k]

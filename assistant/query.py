@@ -10,6 +10,7 @@ the user can see how the question was read:
 * ``standalone``      turn a follow-up into a question that stands alone, from the previous turns;
 * ``expand``          add the meaning of abbreviations (``glossary.json``) and fix typos against the
                       index's own vocabulary;
+* ``question_parts``  the parts of a multi-part question ("... and what were their criticisms?");
 * ``DocumentNames``   spot a document the question names ("according to techUK", "the Green Book").
 """
 
@@ -25,7 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .errors import QueryError
-from .lexical import STOPWORDS
+from .lexical import STOPWORDS, tokenize
 from .models import Query, Source
 from .settings import Settings
 
@@ -53,6 +54,33 @@ def prepare_query(text: object, settings: Settings) -> Query:
         notes.append(f"The question was {len(cleaned):,} characters long; only the first {len(cut):,} were searched.")
         cleaned = cut
     return Query(cleaned, tuple(notes))
+
+
+def question_parts(question: str) -> list[str]:
+    """A multi-part question's parts: "... like, and what were their criticisms?"; and, failing
+    those, the two sides of a single "and" when each holds two words or more: "can I count the jobs
+    my scheme creates and keynesian multiplier effects as benefits?" ("Housing and Communities",
+    capitalised on both sides, is a name, not two parts)."""
+    parts = [p.strip(" ,?") for p in re.split(r",?\s+and\s+(?=(?:what|how|when|who|which|where|why|by how)\b)|"
+                                             r"\s+-\s+|,\s+and\s+over\b|\s+now and\s+", question, flags=re.I)]
+    parts = [p for p in parts if tokenize(p, bigrams=False)]
+    if len(parts) > 1:
+        return parts
+    sides = re.split(r"\s+and\s+", question.strip())
+    if len(sides) != 2 or (sides[0].split()[-1][:1].isupper() and sides[1].split()[0][:1].isupper()):
+        return []
+    sides = [s.strip(" ,?") for s in sides]
+    return sides if all(len(tokenize(s, bigrams=False)) >= 2 for s in sides) else []
+
+
+def scored_texts(query: Query, names: DocumentNames, beside_name: bool = False) -> tuple[list[str], list[str]]:
+    """What a question's candidate sentences are scored against: the question as searched and its
+    parts; and, with ``beside_name`` and a document named, the same texts as asked of that document
+    (``DocumentNames.beside_names``), else []."""
+    texts = [query.searched, *question_parts(query.text)]
+    if not (beside_name and names.named_in(query.text)):
+        return texts, []
+    return texts, [names.beside_names(t) for t in texts]
 
 
 # --- abbreviations and typos -------------------------------------------------------------
@@ -231,12 +259,14 @@ class DocumentNames:
     def __init__(self, sources: Iterable[Source]) -> None:
         self.names: dict[str, set[str]] = {}
         self.commentary: set[str] = set()
+        self.title_words: dict[str, set[str]] = {}  # per document: its title's own words ("appraisal")
         for source in sources:
             if source.kind == "commentary":
                 self.commentary.add(source.id)
             phrases = self._phrases(source) | (CORE_NAMES if source.relation == "core" else set())
             for phrase in phrases:
                 self.names.setdefault(phrase, set()).add(source.id)
+            self.title_words[source.id] = set(re.findall(r"[a-z0-9&]+", source.title.lower())) - _GENERIC
 
     @staticmethod
     def _phrases(source: Source) -> set[str]:
@@ -253,14 +283,32 @@ class DocumentNames:
             phrases.add(re.split(r"[\s(/,]", source.publisher.strip())[0].lower())
         return {p for p in phrases if len(p) >= 5}
 
-    def without_names(self, question: str) -> str:
+    def without_names(self, question: str, title_words: bool = False) -> str:
         """The question with the names of documents taken out: "in a green book appraisal can I count
-        the jobs my scheme creates?" -> "in a appraisal can I count the jobs my scheme creates?"."""
+        the jobs my scheme creates?" -> "in a appraisal can I count the jobs my scheme creates?".
+
+        With ``title_words``, words of the document's title next to its name go too ("The Green Book:
+        ... Guidance on Appraisal"): "in a can I count the jobs my scheme creates?"."""
         stripped = question
         for phrase in sorted(self.names, key=len, reverse=True):
+            title = set().union(*(self.title_words.get(d, set()) for d in self.names[phrase])) if title_words else set()
             words = r"\W+".join(re.escape(w) for w in phrase.split())
-            stripped = re.sub(rf"(?<![A-Za-z0-9]){words}(?![A-Za-z0-9])", " ", stripped, flags=re.I)
+            pattern = rf"(?<![A-Za-z0-9]){words}(?![A-Za-z0-9])"
+            for match in list(re.finditer(pattern, stripped, flags=re.I))[::-1]:
+                start, end = match.span()
+                while (after := re.match(r"\W+([A-Za-z0-9&]+)", stripped[end:])) and after.group(1).lower() in title:
+                    end += after.end()
+                while (before := re.search(r"([A-Za-z0-9&]+)\W+$", stripped[:start])) and before.group(1).lower() in title:
+                    start = before.start()
+                stripped = stripped[:start] + " " + stripped[end:]
         return " ".join(stripped.split())
+
+    def beside_names(self, text: str) -> str:
+        """What a question asks of a document it names: ``text`` without the name, nor the title words
+        next to it ("in a green book appraisal can I count ..." -> "in a can I count ..."); ``text``
+        itself when fewer than two words would be left."""
+        rest = self.without_names(text, title_words=True)
+        return rest if len(tokenize(rest, bigrams=False)) >= 2 else text
 
     def named_in(self, question: str) -> set[str]:
         """Ids of the documents the question names.

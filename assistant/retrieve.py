@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from .chunk import looks_like_contents, passage_units, shingles, split_sentences
-from .embed import Embedder
+from .embed import Embedder, embed_all
 from .errors import QueryError
 from .lexical import TOKENIZER_VERSION, LexicalIndex, tokenize
 from .models import Chunk, Hit, Query, Source
-from .query import DocumentNames, asks_who_wrote, expand
+from .query import DocumentNames, asks_who_wrote, expand, scored_texts
 from .store import Generation
 
 TOPICS = ("missions", "funds", "devolution", "skills", "transport", "housing", "health", "innovation")
@@ -90,6 +90,13 @@ class RetrievalConfig:
     # Re-rank the first 20 by each passage's best sentence as the answer composer scores it (Assistant):
     # kept, it raised MRR@10 from 0.78 to 0.83 on the dev set; weights 2-10 tried.
     sentence_rerank: float = 3.0
+    rerank_pool: int = 20  # passages re-ranked
+    # Re-ranking, a sentence of a document the question names is compared with the question without
+    # that name and the title words beside it ("a green book appraisal"): the name is its context.
+    rerank_beside_name: bool = True
+    # A question in parts ("... the jobs my scheme creates and Keynesian multiplier effects") has a
+    # pool twice as deep re-ranked, since the passage for one part can lie below the first 20.
+    parts_pool: bool = True
     # After the rerank, the passages that continue a list the question counts ("the 5 pillars") go
     # straight after the passage announcing it (lists.follow_lists).
     follow_lists: bool = True
@@ -107,6 +114,8 @@ MODES: dict[str, RetrievalConfig] = {
     "default, no collapse": RetrievalConfig(collapse=False),
     "default, no places": RetrievalConfig(places=False),
     "default, names kept in the word search": RetrievalConfig(name_weight=1.0),
+    "default, names kept when re-ranking": RetrievalConfig(rerank_beside_name=False),
+    "default, one pool for questions in parts": RetrievalConfig(parts_pool=False),
     "default +heading match": RetrievalConfig(heading_bonus=0.05),
     "default +mmr": RetrievalConfig(mmr_lambda=0.85),
     "default +cosine sentence rescoring": RetrievalConfig(sentence_weight=0.2),
@@ -251,7 +260,9 @@ def search(index: SearchIndex, embedder: Embedder, query: Query, k: int, filters
     dense: dict[str, float] = {}
     lexical: dict[str, float] = {}
     if config.dense:
-        vector = embedder.embed_query(query.searched)
+        # The texts re-ranking will score sentences against are embedded in the same model call.
+        texts, inside = scored_texts(query, index.names, config.rerank_beside_name) if config.sentence_rerank else ([], [])
+        vector = embed_all(embedder, [query.searched, *texts[1:], *inside])[0]
         found_ids = index.generation.nearest(vector, pool * (4 if filters.section else 1), filters.where())
         dense = {i: score for i, score in found_ids if i in index.chunks and filters.accepts(index.chunks[i])}
     named = index.names.named_in(query.text) if config.route_documents else set()

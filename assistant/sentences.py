@@ -15,15 +15,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-import numpy as np
-
 from .chunk import looks_like_contents
 from .eligibility import is_about_place
-from .embed import Embedder
+from .embed import Embedder, embed_all
 from .lexical import tokenize
 from .lists import counted
 from .models import Hit, Query
-from .query import asks_who_wrote
+from .query import asks_who_wrote, scored_texts
 from .retrieve import SearchIndex
 
 PASSAGES = 6  # passages whose sentences are candidates (plus any fetched for the user's own areas)
@@ -92,14 +90,6 @@ def expected_type(question: str) -> Expected | None:
     return Expected(pattern, question) if pattern is not None else None
 
 
-def question_parts(question: str) -> list[str]:
-    """A multi-part question's parts ("... like, and what were their criticisms?")."""
-    parts = [p.strip(" ,?") for p in re.split(r",?\s+and\s+(?=(?:what|how|when|who|which|where|why|by how)\b)|"
-                                             r"\s+-\s+|,\s+and\s+over\b|\s+now and\s+", question, flags=re.I)]
-    parts = [p for p in parts if tokenize(p, bigrams=False)]
-    return parts if len(parts) > 1 else []
-
-
 # --- scoring -----------------------------------------------------------------------------
 
 def _word_weights(index: SearchIndex, text: str) -> dict[str, float]:
@@ -145,11 +135,16 @@ def _focus(question: str) -> str | None:
 
 
 def score_sentences(index: SearchIndex, embedder: Embedder, query: Query, hits: Sequence[Hit],
-                    areas: Sequence[str] = (), passages: int = PASSAGES) -> list[Candidate]:
+                    areas: Sequence[str] = (), passages: int = PASSAGES, beside_name: bool = False) -> list[Candidate]:
     """Every sentence of the top ``passages``, scored against the question (and each of its parts)."""
-    texts = [query.searched, *question_parts(query.text)]
-    many = getattr(embedder, "embed_queries", None)  # one model call for the question and its parts
-    vectors = many(texts) if many else np.stack([embedder.embed_query(t) for t in texts])
+    # Ranking passages (``beside_name``), a sentence of a document the question names has that
+    # document's title as context (``_overlap``): its meaning is compared with the rest of the question,
+    # which the name would otherwise swamp. (Choosing what to quote, the whole question decides:
+    # measured, it quoted the sentence that names the document more often.)
+    texts, inside = scored_texts(query, index.names, beside_name)
+    named = index.names.named_in(query.text) if inside else set()
+    both = embed_all(embedder, texts + inside)  # one model call; search() usually made it already
+    vectors, vectors_inside = both[:len(texts)], both[len(texts):]
     weights = [_word_weights(index, " ".join([t, *query.related])) for t in texts]
     wanted = expected_type(query.text)
     focus = _focus(query.text)
@@ -162,7 +157,7 @@ def score_sentences(index: SearchIndex, embedder: Embedder, query: Query, hits: 
     for position, hit in enumerate([*hits[:passages], *local]):
         spans, matrix = index.sentence_vectors(hit.chunk, embedder)
         units = index.sentence_words(hit.chunk, spans)
-        similarities = matrix @ vectors.T  # sentences x (question, parts)
+        similarities = matrix @ (vectors_inside if hit.chunk.doc_id in named else vectors).T  # sentences x texts
         context = frozenset(tokenize(hit.chunk.source.title, bigrams=False))
         prior = 0.08 / (1 + position)
         for row, (start, end) in enumerate(spans):
@@ -192,11 +187,12 @@ def score_sentences(index: SearchIndex, embedder: Embedder, query: Query, hits: 
 
 
 def rerank(index: SearchIndex, embedder: Embedder, query: Query, hits: Sequence[Hit], weight: float,
-           areas: Sequence[str] = ()) -> list[Hit]:
+           areas: Sequence[str] = (), beside_name: bool = True) -> list[Hit]:
     """Re-rank passages by their best sentence as the composer scores it (meaning, rare words, what the
     question asks for): the offline stand-in for a cross-encoder, which `levelup eval --compare` keeps."""
     best: dict[str, float] = {}
-    for candidate in score_sentences(index, embedder, query, hits, areas, passages=len(hits)):
+    for candidate in score_sentences(index, embedder, query, hits, areas, passages=len(hits),
+                                     beside_name=beside_name):
         best[candidate.hit.chunk.id] = max(best.get(candidate.hit.chunk.id, -1.0), candidate.score)
     ordered = sorted(hits, key=lambda h: (-(h.score + weight * best.get(h.chunk.id, 0.0)), h.chunk.id))
     return [replace(h, score=h.score + weight * best.get(h.chunk.id, 0.0), rank=i + 1,
