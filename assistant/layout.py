@@ -206,9 +206,8 @@ def _join(block: _Block) -> None:
 
     A word hyphenated at a line end keeps its hyphen and its line break ("high-\ncrime",
     "Well-\nbeing"), so a quote still matches the source text as extracted once whitespace is
-    normalised ("high- crime"), as citation checks compare it; ``readable`` shows "high-crime"
-    and the word search also reads it whole (``lexical.tokenize``). Only a soft hyphen, which
-    the judging normalisation drops too, is removed with its line break.
+    normalised ("high- crime"), as citation checks compare it; ``readable`` shows "high-crime".
+    Only a soft hyphen, which the judging normalisation drops too, is removed with its line break.
     """
     parts: list[str] = []
     offsets: list[int] = []

@@ -87,10 +87,10 @@ class RetrievalConfig:
     heading_bonus: float = 0.0  # added per share of the question's words found in the section path
     mmr_lambda: float | None = None  # maximal marginal relevance: relevance weight against novelty
     sentence_weight: float = 0.0  # added times the best cosine of the question with one of the passage's sentences
-    # Re-rank the first 20 by each passage's best sentence as the answer composer scores it (Assistant):
-    # kept, it raised MRR@10 from 0.78 to 0.83 on the dev set; weights 2-10 tried.
+    # Re-rank the first ``rerank_pool`` by each passage's best sentence as the answer composer scores it
+    # (Assistant): kept, it raised MRR@10 from 0.78 to 0.83 on the dev set; weights 2-10 tried.
     sentence_rerank: float = 3.0
-    rerank_pool: int = 20  # passages re-ranked
+    rerank_pool: int = 20
     # Re-ranking, a sentence of a document the question names is compared with the question without
     # that name and the title words beside it ("a green book appraisal"): the name is its context.
     rerank_beside_name: bool = True
@@ -261,8 +261,9 @@ def search(index: SearchIndex, embedder: Embedder, query: Query, k: int, filters
     lexical: dict[str, float] = {}
     if config.dense:
         # The texts re-ranking will score sentences against are embedded in the same model call.
-        texts, inside = scored_texts(query, index.names, config.rerank_beside_name) if config.sentence_rerank else ([], [])
-        vector = embed_all(embedder, [query.searched, *texts[1:], *inside])[0]
+        texts, inside = (scored_texts(query, index.names, config.rerank_beside_name) if config.sentence_rerank
+                         else ([query.searched], []))
+        vector = embed_all(embedder, texts + inside)[0]  # texts[0] is the question as searched
         found_ids = index.generation.nearest(vector, pool * (4 if filters.section else 1), filters.where())
         dense = {i: score for i, score in found_ids if i in index.chunks and filters.accepts(index.chunks[i])}
     named = index.names.named_in(query.text) if config.route_documents else set()
