@@ -73,12 +73,20 @@ def question_parts(question: str) -> list[str]:
     return sides if all(len(tokenize(s, bigrams=False)) >= 2 for s in sides) else []
 
 
-def scored_texts(query: Query, names: DocumentNames, beside_name: bool = False) -> tuple[list[str], list[str]]:
+def scored_texts(query: Query, names: DocumentNames, ranking: bool = False,
+                 beside_name: bool = True) -> tuple[list[str], list[str]]:
     """What a question's candidate sentences are scored against: the question as searched and its
-    parts; and, with ``beside_name`` and a document named, the same texts as asked of that document
-    (``DocumentNames.beside_names``), else []."""
-    texts = [query.searched, *question_parts(query.text)]
-    if not (beside_name and names.named_in(query.text)):
+    parts; and, ranking passages with ``beside_name`` when a document is named, the same texts as
+    asked of that document (``DocumentNames.beside_names``), else [].
+
+    Ranking passages, a part of fewer than three words ("skills for jobs", "project gigabit": the
+    context a question opens with) is left out: it ranks nothing the whole question does not, and
+    costs a model row as long as the question's."""
+    parts = question_parts(query.text)
+    if ranking:
+        parts = [p for p in parts if len(tokenize(p, bigrams=False)) >= 3]
+    texts = [query.searched, *parts]
+    if not (ranking and beside_name and names.named_in(query.text)):
         return texts, []
     return texts, [names.beside_names(t) for t in texts]
 

@@ -260,10 +260,10 @@ def search(index: SearchIndex, embedder: Embedder, query: Query, k: int, filters
     dense: dict[str, float] = {}
     lexical: dict[str, float] = {}
     if config.dense:
-        # The texts re-ranking will score sentences against are embedded in the same model call.
-        texts, inside = (scored_texts(query, index.names, config.rerank_beside_name) if config.sentence_rerank
-                         else ([query.searched], []))
-        vector = embed_all(embedder, texts + inside)[0]  # texts[0] is the question as searched
+        # The texts its sentences will be scored against (re-ranking, or else the composer) are embedded
+        # in the same model call as the question: texts[0] is the question as searched.
+        texts, inside = scored_texts(query, index.names, bool(config.sentence_rerank), config.rerank_beside_name)
+        vector = embed_all(embedder, texts + inside)[0]
         found_ids = index.generation.nearest(vector, pool * (4 if filters.section else 1), filters.where())
         dense = {i: score for i, score in found_ids if i in index.chunks and filters.accepts(index.chunks[i])}
     named = index.names.named_in(query.text) if config.route_documents else set()

@@ -135,13 +135,14 @@ def _focus(question: str) -> str | None:
 
 
 def score_sentences(index: SearchIndex, embedder: Embedder, query: Query, hits: Sequence[Hit],
-                    areas: Sequence[str] = (), passages: int = PASSAGES, beside_name: bool = False) -> list[Candidate]:
+                    areas: Sequence[str] = (), passages: int = PASSAGES, ranking: bool = False,
+                    beside_name: bool = True) -> list[Candidate]:
     """Every sentence of the top ``passages``, scored against the question (and each of its parts)."""
-    # Ranking passages (``beside_name``), a sentence of a document the question names has that
-    # document's title as context (``_overlap``): its meaning is compared with the rest of the question,
-    # which the name would otherwise swamp. (Choosing what to quote, the whole question decides:
-    # measured, it quoted the sentence that names the document more often.)
-    texts, inside = scored_texts(query, index.names, beside_name)
+    # Ranking passages (``ranking``, ``beside_name``), a sentence of a document the question names has
+    # that document's title as context (``_overlap``): its meaning is compared with the rest of the
+    # question, which the name would otherwise swamp. (Choosing what to quote, the whole question
+    # decides: measured, it quoted the sentence that names the document more often.)
+    texts, inside = scored_texts(query, index.names, ranking, beside_name)
     named = index.names.named_in(query.text) if inside else set()
     both = embed_all(embedder, texts + inside)  # one model call; search() usually made it already
     vectors, vectors_inside = both[:len(texts)], both[len(texts):]
@@ -191,7 +192,7 @@ def rerank(index: SearchIndex, embedder: Embedder, query: Query, hits: Sequence[
     """Re-rank passages by their best sentence as the composer scores it (meaning, rare words, what the
     question asks for): the offline stand-in for a cross-encoder, which `levelup eval --compare` keeps."""
     best: dict[str, float] = {}
-    for candidate in score_sentences(index, embedder, query, hits, areas, passages=len(hits),
+    for candidate in score_sentences(index, embedder, query, hits, areas, passages=len(hits), ranking=True,
                                      beside_name=beside_name):
         best[candidate.hit.chunk.id] = max(best.get(candidate.hit.chunk.id, -1.0), candidate.score)
     ordered = sorted(hits, key=lambda h: (-(h.score + weight * best.get(h.chunk.id, 0.0)), h.chunk.id))
