@@ -121,11 +121,10 @@ class Assistant:
             return Answer(question="" if private else question.strip(), text=fixed.reply, abstained=True,
                           reason=fixed.reason, kind=fixed.kind, latency_ms=(time.perf_counter() - started) * 1000)
         # Both renderings of a passage are kept here: the composer drops repeated sentences itself, and
-        # cites the second rendering of a sentence beside the first. It scores the sentences itself, so
-        # the search does not re-rank (nor embed the texts re-ranking would score against).
-        config = replace(MODES[DEFAULT_MODE], collapse=False, sentence_rerank=0)
+        # cites the second rendering of a sentence beside the first.
+        config = replace(MODES[DEFAULT_MODE], collapse=False)
         query, context = self._understand(question, history, place, config)
-        query, hits = search(self.index(), self.embedder, query, PASSAGES * 2, filters, config)
+        query, hits = search(self.index(), self.embedder, query, PASSAGES * 2, filters, config, for_answer=True)
         if context.found and is_about_place(query.text):
             hits = [*hits, *self._local_hits(context, hits, filters, config)]
         hits = _with_place_reasons(hits, context)

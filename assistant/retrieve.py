@@ -245,8 +245,10 @@ class SearchIndex:
 
 
 def search(index: SearchIndex, embedder: Embedder, query: Query, k: int, filters: Filters = Filters(),
-           config: RetrievalConfig = RetrievalConfig()) -> tuple[Query, list[Hit]]:
-    """The ``k`` best passages for ``query``; returns the query as searched (with its notes) too."""
+           config: RetrievalConfig = RetrievalConfig(), for_answer: bool = False) -> tuple[Query, list[Hit]]:
+    """The ``k`` best passages for ``query``; returns the query as searched (with its notes) too.
+
+    ``for_answer``: the answer composer, not re-ranking, will score the results' sentences."""
     unknown = [d for d in filters.documents if d not in index.documents()]
     if unknown:
         known = ", ".join(sorted(index.documents()))
@@ -260,9 +262,10 @@ def search(index: SearchIndex, embedder: Embedder, query: Query, k: int, filters
     dense: dict[str, float] = {}
     lexical: dict[str, float] = {}
     if config.dense:
-        # The texts its sentences will be scored against (re-ranking, or else the composer) are embedded
-        # in the same model call as the question: texts[0] is the question as searched.
-        texts, inside = scored_texts(query, index.names, bool(config.sentence_rerank), config.rerank_beside_name)
+        # The texts the results' sentences will be scored against (by re-ranking or by the composer) are
+        # embedded in the same model call as the question: texts[0] is the question as searched.
+        texts, inside = ([query.searched], []) if not (for_answer or config.sentence_rerank) else \
+            scored_texts(query, index.names, ranking=not for_answer, beside_name=config.rerank_beside_name)
         vector = embed_all(embedder, texts + inside)[0]
         found_ids = index.generation.nearest(vector, pool * (4 if filters.section else 1), filters.where())
         dense = {i: score for i, score in found_ids if i in index.chunks and filters.accepts(index.chunks[i])}
