@@ -18,12 +18,14 @@ from .errors import (
     SourceError,
     StoreUnavailableError,
 )
-from .index import ingest, status
+from .ingest import ingest, status
+from .ingest.sources import FetchReport, Manifest, fetch, load_manifest
 from .models import (
     Answer,
     Chunk,
     Citation,
     Document,
+    Filters,
     Heading,
     Hit,
     IndexedDocument,
@@ -35,9 +37,7 @@ from .models import (
     Source,
 )
 from .pipeline import Assistant
-from .retrieve import Filters
 from .settings import Settings, get_settings
-from .sources import FetchReport, Manifest, fetch, load_manifest
 
 __all__ = [
     "Answer",

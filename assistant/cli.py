@@ -10,15 +10,20 @@ import json
 import os
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
 from .errors import AssistantError
-from .render import batch_citation, describe_ingest, render_answer, render_hit
+from .render import describe_ingest, render_answer, render_hit
 from .settings import get_settings
+
+if TYPE_CHECKING:  # the commands import the library when they run: `levelup --help` stays fast
+    from .models import Filters
+    from .pipeline import Assistant
 
 
 @contextmanager
@@ -70,8 +75,8 @@ def fetch(mirror: Path | None, only: tuple[str, ...], no_progress: bool) -> None
         levelup fetch
         levelup fetch --mirror ../shared/corpus
     """
-    from .sources import describe
-    from .sources import fetch as fetch_sources
+    from .ingest.sources import describe
+    from .ingest.sources import fetch as fetch_sources
 
     with _friendly_errors():
         report = fetch_sources(get_settings(), mirror=mirror, only=only or None, progress=not no_progress)
@@ -98,7 +103,7 @@ def ingest(paths: tuple[Path, ...], prune: bool, no_progress: bool) -> None:
         levelup ingest
         levelup ingest reports/ extra.pdf
     """
-    from .index import ingest as run_ingest
+    from .ingest import ingest as run_ingest
 
     try:
         with _friendly_errors():
@@ -112,15 +117,12 @@ def ingest(paths: tuple[Path, ...], prune: bool, no_progress: bool) -> None:
         sys.exit(1)
 
 
-
-
-
 # --- status ------------------------------------------------------------------------------
 
 @cli.command()
 def status() -> None:
     """Show what is indexed: documents, passages, model, when built."""
-    from .index import status as index_status
+    from .ingest import status as index_status
 
     with _friendly_errors():
         info = index_status(get_settings())
@@ -147,9 +149,9 @@ def _parse_pages(ctx: click.Context, param: click.Parameter, value: str | None) 
     return first, last
 
 
-def filter_options(command):  # type: ignore[no-untyped-def]
+def filter_options(command: Callable[..., None]) -> Callable[..., None]:
     """--doc/--section/--pages/--topic, shared by the commands that search."""
-    from .retrieve import TOPICS
+    from .topics import TOPICS
 
     for option in reversed([
         click.option("--doc", "documents", multiple=True, metavar="ID", help="Only this document (repeatable)."),
@@ -162,10 +164,20 @@ def filter_options(command):  # type: ignore[no-untyped-def]
 
 
 def _filters(documents: tuple[str, ...], section: str | None, pages: tuple[int, int] | None,
-             topics: tuple[str, ...]):  # type: ignore[no-untyped-def]
-    from .retrieve import Filters
+             topics: tuple[str, ...]) -> Filters:
+    from .models import Filters
 
     return Filters(documents=documents, section=section, pages=pages, topics=topics)
+
+
+def _one_of(question: str | None, batch: TextIO | None, place: str | None, about_place: str) -> str | None:
+    """QUESTION, or with neither it nor --batch but a --place, ``about_place`` (with ``{place}``);
+    a usage error unless exactly one of QUESTION and --batch is given."""
+    if question is None and batch is None and place:
+        question = about_place.format(place=place)
+    if (question is None) == (batch is None):
+        raise click.UsageError("Give a QUESTION or --batch FILE (not both).")
+    return question
 
 
 @cli.command()
@@ -176,7 +188,9 @@ def _filters(documents: tuple[str, ...], section: str | None, pages: tuple[int, 
               help="A .jsonl file of {\"id\", \"question\"} lines; prints one JSON line per question.")
 @click.option("--place", help="A town or council: also search the areas that contain it (e.g. Bolton).")
 @filter_options
-def search(question: str | None, k: int | None, as_json: bool, batch, place, documents, section, pages, topics) -> None:  # type: ignore[no-untyped-def]
+def search(question: str | None, k: int | None, as_json: bool, batch: TextIO | None, place: str | None,
+           documents: tuple[str, ...], section: str | None, pages: tuple[int, int] | None,
+           topics: tuple[str, ...]) -> None:
     """Find the passages that best match QUESTION.
 
     \b
@@ -187,10 +201,7 @@ def search(question: str | None, k: int | None, as_json: bool, batch, place, doc
     """
     from .pipeline import Assistant
 
-    if question is None and batch is None and place:
-        question = place  # searched with the areas that contain it
-    if (question is None) == (batch is None):
-        raise click.UsageError("Give a QUESTION or --batch FILE (not both).")
+    question = _one_of(question, batch, place, "{place}")  # a place alone: searched with the areas containing it
     filters = _filters(documents, section, pages, topics)
     with _friendly_errors():
         assistant = Assistant(get_settings())
@@ -209,7 +220,7 @@ def search(question: str | None, k: int | None, as_json: bool, batch, place, doc
         click.echo(render_hit(hit))
 
 
-def _batch(lines) -> Iterator[tuple[object, object, dict[str, object]]]:  # type: ignore[no-untyped-def]
+def _batch(lines: TextIO) -> Iterator[tuple[object, object, dict[str, Any]]]:
     """(id, question, the whole record) for each line of a .jsonl batch; a bad line stops with its number."""
     for number, line in enumerate(lines, 1):
         if not line.strip():
@@ -221,11 +232,11 @@ def _batch(lines) -> Iterator[tuple[object, object, dict[str, object]]]:  # type
             raise click.ClickException(f"line {number} of the batch file is not {{\"id\", \"question\"}} JSON: {exc}")
 
 
-def _search_batch(assistant, lines, k: int | None, filters) -> None:  # type: ignore[no-untyped-def]
+def _search_batch(assistant: Assistant, lines: TextIO, k: int | None, filters: Filters) -> None:
     for qid, question, _ in _batch(lines):
         try:
             result = assistant.search(question, k, filters=filters)
-            out = {"id": qid, "results": [h.to_dict() for h in result.hits]}
+            out: dict[str, Any] = {"id": qid, "results": [h.to_dict() for h in result.hits]}
             if result.notes:
                 out["notes"] = list(result.notes)
         except AssistantError as exc:
@@ -255,70 +266,12 @@ def evaluate(questions: Path, k: int, as_json: bool, compare: bool, answers: boo
         levelup eval ../shared/eval/dev.jsonl
         levelup eval ../shared/eval/dev.jsonl --compare
     """
-    from .evaluate import judge_answer, read_questions, render, render_answers, run
+    from .evaluate import read_questions, run_eval
     from .pipeline import Assistant
-    from .retrieve import DEFAULT_MODE, MODES
 
     with _friendly_errors():
-        items = read_questions(questions)
-        assistant = Assistant(get_settings())
-        assistant.ask("warm up the model, the index and its sentence vectors")
-        modes = [DEFAULT_MODE, *[m for m in MODES if m != DEFAULT_MODE]] if compare else [DEFAULT_MODE]
-        runs = []
-        for mode in modes:
-            getattr(assistant.embedder, "forget_queries", lambda: None)()  # each mode pays for its embeddings
-            def search_one(question: str, mode: str = mode):  # type: ignore[no-untyped-def]
-                try:
-                    return assistant.search(question, 10, mode=mode).hits
-                except AssistantError:
-                    return ()
-            runs.append(run(items, search_one, mode))
-        judged = []
-        getattr(assistant.embedder, "forget_queries", lambda: None)()
-        if answers:
-            documents = _source_texts(assistant)
-            for item in items:
-                try:
-                    answer = assistant.ask(item.question)
-                except AssistantError as exc:
-                    from .models import Answer
-
-                    answer = Answer(question=item.question, text=str(exc), abstained=True, reason="error")
-                judged.append(judge_answer(item, answer, documents))
-    if as_json:
-        from .evaluate import answer_scores
-
-        payload: dict[str, object] = {"retrieval": [r.to_dict(k) for r in runs]}
-        if answers:
-            payload["answers"] = answer_scores(judged)
-        click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
-    else:
-        click.echo(render(runs, k))
-        if answers:
-            click.echo("")
-            click.echo(render_answers(judged))
-
-
-def _source_texts(assistant):  # type: ignore[no-untyped-def]
-    """doc id -> its extracted source text, normalised as the judging rules say; read on first use."""
-    from .evaluate import normalise
-    from .load import extracted_text
-
-    files = {d.id: d.file for d in assistant.status().documents}
-    cache: dict[str, str | None] = {}
-
-    def text(doc_id: str) -> str | None:
-        if doc_id not in cache:
-            relative = files.get(doc_id)
-            path = None if relative is None else (Path(relative) if Path(relative).is_absolute()
-                                                  else assistant.settings.documents_dir / relative)
-            try:
-                cache[doc_id] = normalise(extracted_text(path)) if path and path.is_file() else None
-            except AssistantError:
-                cache[doc_id] = None
-        return cache[doc_id]
-
-    return text
+        report = run_eval(Assistant(get_settings()), read_questions(questions), compare=compare, answers=answers)
+    click.echo(json.dumps(report.to_dict(k), ensure_ascii=False, indent=2) if as_json else report.render(k))
 
 
 # --- ask ---------------------------------------------------------------------------------
@@ -333,8 +286,9 @@ def _source_texts(assistant):  # type: ignore[no-untyped-def]
 @click.option("--trace", is_flag=True, help="With --json, include the passages retrieved.")
 @click.option("--place", help="Where you are (a town or council): the answer covers the areas that contain it.")
 @filter_options
-def ask(question: str | None, as_json: bool, batch, history: tuple[str, ...], trace: bool, place,  # type: ignore[no-untyped-def]
-        documents, section, pages, topics) -> None:
+def ask(question: str | None, as_json: bool, batch: TextIO | None, history: tuple[str, ...], trace: bool,
+        place: str | None, documents: tuple[str, ...], section: str | None, pages: tuple[int, int] | None,
+        topics: tuple[str, ...]) -> None:
     """Answer QUESTION from the indexed documents, quoting and citing every sentence.
 
     When the documents don't answer, it says so and shows the closest passages instead.
@@ -347,10 +301,7 @@ def ask(question: str | None, as_json: bool, batch, history: tuple[str, ...], tr
     """
     from .pipeline import Assistant
 
-    if question is None and batch is None and place:
-        question = f"What do the documents say about {place}?"
-    if (question is None) == (batch is None):
-        raise click.UsageError("Give a QUESTION or --batch FILE (not both).")
+    question = _one_of(question, batch, place, "What do the documents say about {place}?")
     filters = _filters(documents, section, pages, topics)
     with _friendly_errors():
         assistant = Assistant(get_settings())
@@ -364,30 +315,14 @@ def ask(question: str | None, as_json: bool, batch, history: tuple[str, ...], tr
         click.echo(render_answer(answer))
 
 
-def _ask_batch(assistant, lines, filters) -> None:  # type: ignore[no-untyped-def]
+def _ask_batch(assistant: Assistant, lines: TextIO, filters: Filters) -> None:
+    """One JSON line per question: the documented fields of ``Answer.to_dict``, with the question's id."""
+    fields = ("answer", "abstained", "reason", "citations", "latency_ms")
     for qid, question, item in _batch(lines):
         try:
-            answer = assistant.ask(question, history=item.get("history") or [], filters=filters)
-            out = {"id": qid, "answer": answer.text, "abstained": answer.abstained, "reason": answer.reason,
-                   "citations": [batch_citation(c) for c in answer.citations],
-                   "latency_ms": round(answer.latency_ms, 1)}
+            data = assistant.ask(question, history=item.get("history") or [], filters=filters).to_dict()
+            out: dict[str, Any] = {"id": qid, **{name: data[name] for name in fields}}
         except AssistantError as exc:
             out = {"id": qid, "answer": str(exc), "abstained": True, "reason": "error", "citations": [],
                    "latency_ms": 0.0}
         click.echo(json.dumps(out, ensure_ascii=False))
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-

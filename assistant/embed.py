@@ -29,14 +29,26 @@ class Embedder(Protocol):
     name: str
     max_tokens: int
 
-    def embed_documents(self, texts: Sequence[str]) -> np.ndarray: ...
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        """Passages (or sentences) to store, in batches."""
+        ...
 
     def embed_query(self, text: str) -> np.ndarray: ...
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """A question and the texts scored with it (its parts), in one model call; recent ones may be kept."""
+        ...
+
+    def forget_queries(self) -> None:
+        """Drop any question vectors kept, so a benchmark times every embedding."""
+        ...
 
     def count_tokens(self, text: str) -> int: ...
 
     @property
-    def dictionary(self) -> frozenset[str]: ...
+    def dictionary(self) -> frozenset[str]:
+        """Whole words the model knows: a general word list, so the typo check leaves real words alone."""
+        ...
 
 
 def resolve_model_path(name: str) -> str:
@@ -124,30 +136,29 @@ class SentenceTransformerEmbedder:
 
     def forget_queries(self) -> None:
         """Drop remembered question vectors (so a benchmark times every embedding)."""
-        self._queries.clear()
+        with self._lock:
+            self._queries.clear()
 
     def embed_query(self, text: str) -> np.ndarray:
         """A question's vector; the last few are kept, since search and answer embed the same question."""
         return self.embed_queries([text])[0]
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """Several short texts (a question and its parts) in one model call, remembering the last few."""
-        known = {t: self._queries[t] for t in texts if t in self._queries}
+        """Several short texts (a question and its parts) in one model call, remembering the last few.
+
+        Safe from several threads: the memory is read and written under the lock, the model runs outside it."""
+        with self._lock:
+            known = {t: self._queries[t] for t in texts if t in self._queries}
         missing = [t for t in dict.fromkeys(texts) if t not in known]
         if missing:
             known.update(zip(missing, self.embed_documents(missing)))
-        for text in texts:  # most recent last; the oldest go first once 64 are kept
-            self._queries.pop(text, None)
-            self._queries[text] = known[text]
-        while len(self._queries) > 64:
-            self._queries.pop(next(iter(self._queries)))
+        with self._lock:
+            for text in texts:  # most recent last; the oldest go first once 64 are kept
+                self._queries.pop(text, None)
+                self._queries[text] = known[text]
+            while len(self._queries) > 64:
+                self._queries.pop(next(iter(self._queries)))
         return np.stack([known[t] for t in texts])
-
-
-def embed_all(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
-    """Several short texts (a question and its parts) in one model call when the embedder can."""
-    many = getattr(embedder, "embed_queries", None)
-    return many(texts) if many else np.stack([embedder.embed_query(t) for t in texts])
 
 
 def get_embedder(settings: Settings | None = None) -> SentenceTransformerEmbedder:

@@ -24,9 +24,15 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .errors import ConfigurationError
-from .models import Hit
+from .errors import AssistantError, ConfigurationError
+from .ingest.load import extracted_text
+from .models import Answer, Hit
+from .retrieval.modes import DEFAULT_MODE, MODES
+
+if TYPE_CHECKING:
+    from .pipeline import Assistant
 
 KS = (1, 3, 5, 10)
 
@@ -266,20 +272,18 @@ class JudgedAnswer:
     text: str
 
 
-def judge_answer(question: EvalQuestion, answer: object, documents: Callable[[str], str | None]) -> JudgedAnswer:
+def judge_answer(question: EvalQuestion, answer: Answer, documents: Callable[[str], str | None]) -> JudgedAnswer:
     """``documents(doc_id)`` gives a document's text (None if unknown) to check quotes against."""
     # Place facts cite the ONS lookups, not a document: only document quotes are checked for verbatim.
-    quotes = [(c.doc_id, normalise(c.quote)) for c in answer.citations  # type: ignore[attr-defined]
-              if getattr(c, "kind", "document") == "document"]
+    quotes = [(c.doc_id, normalise(c.quote)) for c in answer.citations if c.kind == "document"]
     covered = bool(question.evidence) and all(any(normalise(span) in q for _, q in quotes)
                                               for span in question.evidence)
     valid = 0
     for doc_id, quote in quotes:
         text = documents(doc_id)
         valid += bool(text is not None and quote in text)
-    return JudgedAnswer(question, bool(answer.abstained), covered, len(quotes), valid,  # type: ignore[attr-defined]
-                        0 if answer.abstained else uncited_sentences(answer.text),  # type: ignore[attr-defined]
-                        float(answer.latency_ms), answer.text)  # type: ignore[attr-defined]
+    return JudgedAnswer(question, answer.abstained, covered, len(quotes), valid,
+                        0 if answer.abstained else uncited_sentences(answer.text), answer.latency_ms, answer.text)
 
 
 def answer_scores(judged: Sequence[JudgedAnswer]) -> dict[str, float]:
@@ -324,3 +328,71 @@ def render_answers(judged: Sequence[JudgedAnswer]) -> str:
         lines.append(f"  {j.question.id} [{j.question.category}] {j.question.question}")
         lines.append(f"      said: {' '.join(j.text.split())[:160]}")
     return "\n".join(lines)
+
+
+# --- a whole evaluation --------------------------------------------------------------------
+
+@dataclass(slots=True)
+class EvalReport:
+    """Every mode's retrieval run, and the answers judged (empty when answers were not asked)."""
+
+    runs: list[EvalRun]
+    answers: list[JudgedAnswer] | None = None  # None: answers were not asked for
+
+    def to_dict(self, k: int) -> dict[str, object]:
+        payload: dict[str, object] = {"retrieval": [r.to_dict(k) for r in self.runs]}
+        if self.answers is not None:
+            payload["answers"] = answer_scores(self.answers)
+        return payload
+
+    def render(self, k: int) -> str:
+        text = render(self.runs, k)
+        return f"{text}\n\n{render_answers(self.answers)}" if self.answers is not None else text
+
+
+def run_eval(assistant: Assistant, questions: Sequence[EvalQuestion], *, compare: bool = False,
+             answers: bool = True) -> EvalReport:
+    """Search every question in the default mode (with ``compare``, in every mode of ``MODES``) and,
+    with ``answers``, answer and judge each; latency is warm (the model and index load first)."""
+    assistant.ask("warm up the model, the index and its sentence vectors")
+    modes = [DEFAULT_MODE, *[m for m in MODES if m != DEFAULT_MODE]] if compare else [DEFAULT_MODE]
+    runs = []
+    for mode in modes:
+        assistant.embedder.forget_queries()  # each mode pays for its own embeddings
+
+        def search_one(question: str, mode: str = mode) -> Sequence[Hit]:
+            try:
+                return assistant.search(question, 10, mode=mode).hits
+            except AssistantError:
+                return ()
+        runs.append(run(questions, search_one, mode))
+    report = EvalReport(runs, [] if answers else None)
+    if report.answers is not None:
+        assistant.embedder.forget_queries()
+        documents = source_texts(assistant)
+        for item in questions:
+            try:
+                answer = assistant.ask(item.question)
+            except AssistantError as exc:
+                answer = Answer(question=item.question, text=str(exc), abstained=True, reason="error")
+            report.answers.append(judge_answer(item, answer, documents))
+    return report
+
+
+def source_texts(assistant: Assistant) -> Callable[[str], str | None]:
+    """doc id -> its extracted source text, normalised as the judging rules say; read on first use."""
+    files = {d.id: d.file for d in assistant.status().documents}
+    cache: dict[str, str | None] = {}
+
+    def text(doc_id: str) -> str | None:
+        if doc_id not in cache:
+            relative = files.get(doc_id)
+            path = None if relative is None else (Path(relative) if Path(relative).is_absolute()
+                                                  else assistant.settings.documents_dir / relative)
+            try:
+                cache[doc_id] = normalise(extracted_text(path)) if path and path.is_file() else None
+            except AssistantError:
+                cache[doc_id] = None
+        return cache[doc_id]
+
+    return text

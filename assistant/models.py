@@ -1,16 +1,20 @@
 """The typed values that cross stage boundaries.
 
-The pipeline is ``sources -> load -> chunk -> embed/store -> retrieve``; each stage takes and
-returns these frozen dataclasses, never loose dicts. A ``Chunk`` carries everything a
-citation needs (document, publisher, licence, section, page, link), so any stage can cite it
-without a lookup.
+Ingest is ``sources -> load -> pages/layout -> chunk -> embed/store``; asking is ``understand ->
+retrieve -> gate -> compose``. Each stage takes and returns these frozen dataclasses, never loose
+dicts. A ``Chunk`` carries everything a citation needs (document, publisher, licence, section,
+page, link), so any stage can cite it without a lookup; a ``Query`` carries everything the
+question was understood to ask, so no later stage re-reads the question.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from .text import count_pattern, sentence_units
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +115,7 @@ class Chunk:
     start: int
     end: int
     dup_group: str | None = None  # chunks of other documents saying the same thing share this id
-    topics: tuple[str, ...] = ()  # "missions", "funds", "devolution", ... for topic filters (see chunk.TOPIC_RULES)
+    topics: tuple[str, ...] = ()  # "missions", "funds", "devolution", ... for topic filters (see topics.TOPIC_RULES)
     # Where later pages begin inside ``text``: (offset in text, page number, page label). A quote is cut
     # at these, so each quote sits on one page and can be cited to it.
     page_breaks: tuple[tuple[int, int, str], ...] = ()
@@ -148,6 +152,12 @@ class Chunk:
         if self.heading_path:
             return f"{self.heading_path[-1]}\n{self.text}"
         return self.text
+
+    def units(self) -> list[tuple[int, int]]:
+        """The passage's quotable units (sentences, list items), cut at its page breaks; the whole
+        passage when it has none. Ingest embeds each; answers quote them."""
+        breaks = [offset for offset, _, _ in self.page_breaks]
+        return sentence_units(self.text, breaks, self.heading_path) or [(0, len(self.text))]
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,17 +206,190 @@ class Hit:
 
 
 @dataclass(frozen=True, slots=True)
+class Filters:
+    """Restrict a search to some documents, a section, a page range or a topic."""
+
+    documents: tuple[str, ...] = ()
+    section: str | None = None  # case-insensitive substring of the heading path
+    pages: tuple[int, int] | None = None  # inclusive; passages overlapping the range
+    topics: tuple[str, ...] = ()
+
+    @property
+    def active(self) -> bool:
+        return bool(self.documents or self.section or self.pages or self.topics)
+
+    def where(self) -> dict[str, object] | None:
+        """The part Chroma can apply itself."""
+        clauses: list[dict[str, object]] = []
+        if self.documents:
+            clauses.append({"doc_id": {"$in": list(self.documents)}})
+        if self.pages:
+            clauses += [{"page_start": {"$lte": self.pages[1]}}, {"page_end": {"$gte": self.pages[0]}}]
+        if self.topics:
+            clauses += [{"topics": {"$contains": t}} for t in self.topics]
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def accepts(self, chunk: Chunk) -> bool:
+        if self.documents and chunk.doc_id not in self.documents:
+            return False
+        if self.section and self.section.lower() not in chunk.section.lower():
+            return False
+        if self.pages and not (chunk.page_start is not None and chunk.page_end is not None
+                               and chunk.page_start <= self.pages[1] and chunk.page_end >= self.pages[0]):
+            return False
+        return all(t in chunk.topics for t in self.topics)
+
+
+# --- places (the gazetteer's values, read by search and answers) ---------------------------
+
+@dataclass(frozen=True, slots=True)
+class Area:
+    """A named ONS area (district, county, region, nation), with its GSS code when the lookup gives one."""
+
+    name: str
+    code: str | None = None
+    welsh_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CombinedAuthority:
+    """A combined (county) authority and where its membership comes from.
+
+    ONS stops at December 2019, so newer authorities and renames come from the supplement; ``vintage`` and
+    ``sources`` let an answer say which ("ONS ... lookup, December 2019" or the statutory instrument).
+    """
+
+    name: str  # short name, as ONS writes it: "Greater Manchester"
+    official_name: str
+    mayoral: bool
+    vintage: str
+    sources: tuple[str, ...]
+    code: str | None = None  # CAUTH19CD; None for authorities newer than the ONS file
+    former_names: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        body = "combined county authority" if "County Auth" in self.official_name else "combined authority"
+        return f"mayoral {body}" if self.mayoral else body
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """A place someone can name, with every area that contains it (``chain``: smallest first)."""
+
+    name: str
+    kind: str  # nation, region, combined_authority, city_region, county, district or town
+    nation: Area
+    chain: tuple[str, ...]
+    sources: tuple[str, ...]  # ONS lookups (title, vintage) and supplement sources this place rests on
+    district: Area | None = None
+    county: Area | None = None
+    combined_authority: CombinedAuthority | None = None
+    region: Area | None = None  # English regions only; Wales, Scotland and Northern Ireland have none
+    city_region: str | None = None  # Glasgow City Region, Cardiff Capital Region (from the supplement)
+    members: tuple[str, ...] = ()  # the districts of a county, combined authority, region or nation
+    qualifier: str = ""  # "Isle of Wight" for the town ONS calls "Newport (Isle of Wight)"
+    msoas: int | None = None  # towns: 2011 MSOAs best-fitted to it; the size that ranks same-name places
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceMatch:
+    """The answer to "where is X?": ``found``, ``ambiguous`` (pick from ``candidates``) or ``unknown``.
+
+    When ``found``, ``candidates`` holds same-name places nested inside the one found (the West Midlands
+    Combined Authority inside the West Midlands region), so callers can widen a search to them.
+    """
+
+    query: str
+    status: str
+    message: str
+    place: Place | None = None
+    candidates: tuple[Place, ...] = ()
+    suggestions: tuple[str, ...] = ()
+    span: tuple[int, int] | None = None  # where find_places saw the name in the text
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceContext:
+    """What a question says about places, and what retrieval and the answer do with it."""
+
+    matches: tuple[PlaceMatch, ...] = ()
+    places: tuple[Place, ...] = ()  # resolved places
+    areas: tuple[str, ...] = ()  # names to look for in the documents, the place itself first
+    notes: tuple[str, ...] = ()  # ambiguity, misspellings, what a place lies in
+
+    @property
+    def found(self) -> bool:
+        return bool(self.places)
+
+    @property
+    def unresolved(self) -> frozenset[str]:
+        """Names taken for places but not resolved (misspelt or ambiguous): not "unknown to the documents"."""
+        return frozenset(w for m in self.matches if m.status != "found" for w in re.findall(r"\w+", m.query))
+
+
+# --- the question, understood once -------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Expected:
+    """The kind of fact a question asks for ("how much ...?": an amount); ``answers.facts`` checks it."""
+
+    kind: Literal["percent", "amount", "number", "date", "name"]
+    strict: bool = True  # False: preferred in a sentence, but an answer without it is still an answer
+
+
+@dataclass(frozen=True, slots=True)
+class Count:
+    """A count the question asks for: "the six stages" is ``Count(6, "stage")``."""
+
+    value: int
+    noun: str  # without its plural "s"
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        """The same count and noun in a sentence, as a digit or a word ("6 stages", "six stages")."""
+        return count_pattern(self.value, self.noun)
+
+
+@dataclass(frozen=True, slots=True)
 class Query:
-    """A question made safe to search, and what was done to it (shown to the user as notes)."""
+    """A question made safe to search, and everything it was understood to ask.
+
+    ``retrieval.query.understand`` fills it once; search, re-ranking, the gate and the composer
+    read these fields instead of re-reading the question. ``notes`` say, for the user, what was
+    done to it.
+    """
 
     text: str  # the question as the user meant it (validated, maybe rewritten from a follow-up)
     notes: tuple[str, ...] = ()
     search_text: str = ""  # what is embedded and matched: ``text`` with corrections and unknown abbreviations spelt out
     related: tuple[str, ...] = ()  # words the glossary adds to the word search only (at a lower weight)
+    tokens: tuple[str, ...] = ()  # ``text.tokenize`` of what is searched: the word search's query
+    words: frozenset[str] = frozenset()  # the question's own words (folded, no pairs)
+    parts: tuple[str, ...] = ()  # of a multi-part question ("... and what were their criticisms?")
+    ranking_parts: tuple[str, ...] = ()  # the parts of three words or more, each scored on its own when re-ranking
+    named: frozenset[str] = frozenset()  # ids of the documents the question names ("the Green Book")
+    name_free_tokens: frozenset[str] = frozenset()  # with ``named``: the tokens left once their names are out
+    beside_names: tuple[str, ...] = ()  # with ``named``: what is asked of them, per ranking text, names out
+    asks_author: bool = False  # "who wrote the foreword?": the document's name and byline matter
+    expected: Expected | None = None
+    listing: bool = False  # asks for a list ("what are the 5 pillars?")
+    count: Count | None = None
+    focus: str | None = None  # the noun of "which X ...", the verb of "who X ...": answers usually say it
+    about_place: bool = False  # "what applies to us?": the user's place is the subject
+    place: PlaceContext = PlaceContext()
 
     @property
     def searched(self) -> str:
         return self.search_text or self.text
+
+    def texts(self, ranking: bool = False) -> tuple[str, ...]:
+        """What candidate sentences are scored against: the question as searched, then its parts
+        (re-ranking: only the parts of three words or more)."""
+        return (self.searched, *(self.ranking_parts if ranking else self.parts))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,33 +1,59 @@
-"""``Assistant``: the object the CLI, the app and the API talk to.
+"""``Assistant``: the object the CLI, the app and the API talk to, and the one place that orders the stages.
 
-It builds the stages from one ``Settings`` (embedder, store, gazetteer), keeps the expensive
-ones loaded between calls (the model, the passages, the word index and sentence vectors of
-the serving generation, the place lookups), and notices when an ingest publishes a new
-generation, so a long-running app serves the new index without a restart.
+Asking runs, in this order::
+
+    guard -> understand -> embed -> retrieve -> gate (screen) -> score -> gate (weigh, expect) -> compose
+
+and searching ``understand -> embed -> retrieve -> re-rank -> follow lists -> fold repeats``. Each
+stage is a function of another module, handed what it needs; none calls the next one.
+
+It builds the stages from one ``Settings`` (embedder, store, gazetteer, composer), keeps the
+expensive ones loaded between calls (the model, the serving generation in memory, the place
+lookups), and notices when an ingest publishes a new generation, so a long-running app serves
+the new index without a restart.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .answer import compose
-from .eligibility import PlaceContext, expand_for_places, is_about_place, place_context
+import numpy as np
+
+from .answers import gate
+from .answers.composer import Composer, Evidence
+from .answers.extractive import ExtractiveComposer
+from .answers.guard import route
+from .answers.scoring import PASSAGES, best_by_passage, score_sentences, with_followers
 from .embed import Embedder, get_embedder
-from .errors import ConfigurationError, QueryError
-from .guard import route
-from .index import ingest, status
-from .lists import follow_lists
-from .models import Answer, Hit, IndexInfo, IngestReport, Query, SearchResult
-from .places import Gazetteer
-from .places_load import WD23, load_gazetteer
-from .query import prepare_query, question_parts, standalone
-from .retrieve import DEFAULT_MODE, MODES, Filters, RetrievalConfig, SearchIndex, collapse_duplicates, search
-from .sentences import PASSAGES, rerank
+from .errors import ConfigurationError
+from .index.loaded import LoadedIndex
+from .index.store import Store
+from .ingest import ingest, status
+from .models import Answer, Filters, Hit, IndexInfo, IngestReport, PlaceContext, Query, SearchResult
+from .places.gazetteer import Gazetteer
+from .places.load import WD23, load_gazetteer
+from .retrieval.follow_up import standalone
+from .retrieval.modes import DEFAULT_MODE, MODES, RetrievalConfig
+from .retrieval.names import DocumentNames
+from .retrieval.query import prepare_query, read, understand
+from .retrieval.rerank import collapse_duplicates, follow_lists, rerank
+from .retrieval.search import search
 from .settings import Settings, get_settings
-from .store import Store
+
+#: Refusals whose question is not repeated back: it holds personal data.
+_PRIVATE = frozenset({"personal_data", "postcode"})
+
+
+@dataclass(frozen=True)
+class _Serving:
+    """The serving generation in memory, with the names of its documents: swapped as one."""
+
+    index: LoadedIndex
+    names: DocumentNames
 
 
 class Assistant:
@@ -40,20 +66,34 @@ class Assistant:
         result = assistant.search("Innovation Accelerators", k=5, place="Salford")
     """
 
-    def __init__(self, settings: Settings | None = None, *, embedder: Embedder | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, *, embedder: Embedder | None = None,
+                 composer: Composer | None = None) -> None:
         self.settings = get_settings(settings)
         self.embedder = embedder or get_embedder(self.settings)
         self.store = Store(self.settings)
-        self._index: SearchIndex | None = None
+        self.composer = composer or ExtractiveComposer(self.settings)
+        self._serving: _Serving | None = None
         self._gazetteer: Gazetteer | None | bool = False  # False: not looked for yet
+        self._lock = threading.Lock()
 
-    def index(self) -> SearchIndex:
+    # -- what is loaded -------------------------------------------------------------------
+
+    def index(self) -> LoadedIndex:
         """The serving generation, re-opened when an ingest has published a newer one."""
+        return self._serve().index
+
+    def _serve(self) -> _Serving:
         current = self.store.current_name()
-        if self._index is None or self._index.generation.name != current:
-            generation = self.store.open(current)
-            self._index = SearchIndex.open(generation, self.store.lexical_path(generation.name))
-        return self._index
+        serving = self._serving
+        if serving is not None and serving.index.generation.name == current:
+            return serving
+        with self._lock:  # one thread opens it; the others wait and share it
+            serving = self._serving
+            if serving is None or serving.index.generation.name != current:
+                generation = self.store.open(current)
+                index = LoadedIndex.open(generation, self.store.lexical_path(generation.name), self.embedder)
+                serving = self._serving = _Serving(index, DocumentNames(index.sources.values()))
+        return serving
 
     def gazetteer(self) -> Gazetteer | None:
         """The ONS place lookups, when fetched (`levelup fetch`); None without them: places are then
@@ -72,11 +112,21 @@ class Assistant:
     def status(self) -> IndexInfo:
         return status(self.settings)
 
-    def _understand(self, question: object, history: Sequence[str], place: str | None,
-                    config: RetrievalConfig) -> tuple[Query, PlaceContext]:
-        query = standalone(prepare_query(question, self.settings), history)
-        context = place_context(query.text, self.gazetteer(), place) if config.places else PlaceContext()
-        return expand_for_places(query, context), context
+    # -- the stages, in order -------------------------------------------------------------
+
+    def understand(self, question: object, *, history: Sequence[str] = (), place: str | None = None,
+                   mode: str | RetrievalConfig = DEFAULT_MODE) -> Query:
+        """The question as it will be searched, with everything it was understood to ask.
+
+        Raises ``QueryError`` for a question that cannot be searched (not text, empty, symbols only)."""
+        query = prepare_query(question, self.settings)  # checked before the index is loaded
+        return self._understood(standalone(query, history), place, _config(mode))
+
+    def _understood(self, query: Query, place: str | None, config: RetrievalConfig) -> Query:
+        serving = self._serve()
+        return understand(query, place=place, gazetteer=self.gazetteer() if config.places else None,
+                          names=serving.names, vocabulary=serving.index.vocabulary,
+                          dictionary=self.embedder.dictionary, spell=config.expand)
 
     def search(self, question: object, k: int | None = None, *, filters: Filters = Filters(),
                history: Sequence[str] = (), mode: str | RetrievalConfig = DEFAULT_MODE,
@@ -86,21 +136,27 @@ class Assistant:
         A place in the question (or ``place``) widens the search to the areas that contain it, and a
         passage found for one of them says so in its reasons.
         """
-        config = MODES[mode] if isinstance(mode, str) else mode
+        config = _config(mode)
         k = k or self.settings.search_k
-        query, context = self._understand(question, history, place, config)
-        if config.sentence_rerank:
-            pool = config.rerank_pool * (2 if config.parts_pool and question_parts(query.text) else 1)
-            query, hits = search(self.index(), self.embedder, query, max(pool, k), filters,
-                                 replace(config, collapse=False))
-            hits = rerank(self.index(), self.embedder, query, hits, config.sentence_rerank, context.areas,
-                          beside_name=config.rerank_beside_name)
-            if config.follow_lists:
-                hits = follow_lists(hits, query.text, self.index().next_chunk)
-            hits = (collapse_duplicates(hits, self.index()) if config.collapse else hits)[:k]
-        else:
-            query, hits = search(self.index(), self.embedder, query, k, filters, config)
-        return SearchResult(query=query, hits=tuple(_with_place_reasons(hits, context)))
+        query = self.understand(question, history=history, place=place, mode=config)
+        index = self.index()
+        if not config.sentence_rerank:
+            vector = self._embed([query.searched])[0] if config.dense else None
+            hits = search(index, query, vector, k, filters, config)
+            return SearchResult(query=query, hits=tuple(_with_place_reasons(hits, query.place)))
+        # Re-ranking scores each passage's sentences against the question and its parts; a sentence of
+        # a document the question names, against what is asked of that document (names left out).
+        texts, beside = query.texts(ranking=True), query.beside_names if config.rerank_beside_name else ()
+        vectors = self._embed([*texts, *beside])
+        pool = config.rerank_pool * (2 if config.parts_pool and query.parts else 1)
+        hits = search(index, query, vectors[0], max(pool, k), filters, replace(config, collapse=False))
+        scored = score_sentences(index, query, hits, vectors[:len(texts)],
+                                 vectors[len(texts):] if beside else None, ranking=True)
+        hits = rerank(hits, best_by_passage(scored), config.sentence_rerank)
+        if config.follow_lists:
+            hits = follow_lists(hits, query, index.next_chunk)
+        hits = (collapse_duplicates(hits, index) if config.collapse else hits)[:k]
+        return SearchResult(query=query, hits=tuple(_with_place_reasons(hits, query.place)))
 
     def ask(self, question: object, *, history: Sequence[str] = (), filters: Filters = Filters(),
             place: str | None = None) -> Answer:
@@ -111,35 +167,56 @@ class Assistant:
         ``Answer`` that says why it is not answered from the documents.
         """
         started = time.perf_counter()
-        if not isinstance(question, str):
-            raise QueryError(f"The question must be text, not {type(question).__name__}.")
-        fixed = route(question.strip(), self.settings)
-        private = fixed is not None and fixed.reason in {"personal_data", "postcode"}
-        if not private:
-            prepare_query(question, self.settings)  # empty or symbols only: QueryError
-        if fixed is not None:
-            return Answer(question="" if private else question.strip(), text=fixed.reply, abstained=True,
-                          reason=fixed.reason, kind=fixed.kind, latency_ms=(time.perf_counter() - started) * 1000)
-        # Both renderings of a passage are kept here: the composer drops repeated sentences itself, and
-        # cites the second rendering of a sentence beside the first.
-        config = replace(MODES[DEFAULT_MODE], collapse=False)
-        query, context = self._understand(question, history, place, config)
-        query, hits = search(self.index(), self.embedder, query, PASSAGES * 2, filters, config, for_answer=True)
-        if context.found and is_about_place(query.text):
-            hits = [*hits, *self._local_hits(context, hits, filters, config)]
-        hits = _with_place_reasons(hits, context)
-        answer = compose(self.index(), self.embedder, query, hits, self.settings, context, self.gazetteer())
+        answer = self._answer(question, history, filters, place)
         return replace(answer, latency_ms=(time.perf_counter() - started) * 1000)
 
+    def _answer(self, question: object, history: Sequence[str], filters: Filters, place: str | None) -> Answer:
+        fixed = route(question.strip(), self.settings) if isinstance(question, str) else None
+        if fixed is not None and fixed.reason in _PRIVATE:  # refused before anything else reads it
+            return Answer(question="", text=fixed.reply, abstained=True, reason=fixed.reason, kind=fixed.kind)
+        prepared = prepare_query(question, self.settings)  # not text, empty or symbols only: QueryError
+        if fixed is not None:
+            return Answer(question=str(question).strip(), text=fixed.reply, abstained=True, reason=fixed.reason,
+                          kind=fixed.kind)
+        query = self._understood(standalone(prepared, history), place, MODES[DEFAULT_MODE])
+        index = self.index()
+        vectors = self._embed(query.texts())
+        # Both renderings of a passage are kept: the composer says each sentence once and cites its
+        # other rendering beside it.
+        config = replace(MODES[DEFAULT_MODE], collapse=False)
+        hits = search(index, query, vectors[0], PASSAGES * 2, filters, config)
+        local = self._local_hits(query.place, hits, filters, config) if query.place.found and query.about_place \
+            else []
+        hits = _with_place_reasons([*hits, *local], query.place)
+        decision = gate.screen(query, hits, index, vectors[0], self.settings, self.gazetteer())
+        if decision is None:
+            # The sentences of the best passages, and of those found for the user's own areas.
+            candidates = score_sentences(index, query, [*hits[:PASSAGES], *hits[PASSAGES * 2:]], vectors)
+            decision = gate.weigh(candidates, self.settings)
+        if decision is None:
+            candidates = with_followers(index, candidates, query.place.areas)
+            decision, candidates = gate.expect(query, candidates, self.settings)
+        if decision is not None:
+            return gate.abstention(query, hits, decision)
+        return self.composer.compose(query, Evidence(tuple(hits), tuple(candidates), index, self.gazetteer()))
 
     def _local_hits(self, context: PlaceContext, hits: Sequence[Hit], filters: Filters,
                     config: RetrievalConfig) -> list[Hit]:
         """Passages about the user's own areas ("Greater Manchester"), for "what applies to us?" questions
         whose wording alone finds only what applies everywhere."""
-        areas = "; ".join(context.areas[1:4]) or context.areas[0]
+        areas = read(Query("; ".join(context.areas[1:4]) or context.areas[0]), self._serve().names)
         seen = {h.chunk.id for h in hits}
-        _, local = search(self.index(), self.embedder, Query(areas), 4, filters, replace(config, expand=False))
+        local = search(self.index(), areas, self._embed([areas.searched])[0], 4, filters, config)
         return [h for h in local if h.chunk.id not in seen]
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        """The question's texts in one model call: the question as searched first, then what else the
+        stages after search score sentences against (its parts, what it asks of a document it names)."""
+        return self.embedder.embed_queries(list(texts))
+
+
+def _config(mode: str | RetrievalConfig) -> RetrievalConfig:
+    return MODES[mode] if isinstance(mode, str) else mode
 
 
 def _with_place_reasons(hits: Sequence[Hit], context: PlaceContext) -> list[Hit]:

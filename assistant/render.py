@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import textwrap
 
-from .layout import readable
-from .models import Answer, Chunk, Citation, Hit, IngestReport
+from .models import Answer, Chunk, Hit, IngestReport
+from .text import readable
 
 
 def describe_ingest(report: IngestReport) -> list[str]:
@@ -69,10 +69,3 @@ def render_answer(answer: Answer) -> str:
     if answer.related:
         lines += ["", "May be related"] + [render_hit(h) for h in answer.related]
     return "\n".join(lines).rstrip()
-
-
-def batch_citation(citation: Citation) -> dict[str, object]:
-    """A citation in the `ask --batch` line format (the documented fields, then the credit fields)."""
-    return {"n": citation.n, "chunk_id": citation.chunk_id, "doc_id": citation.doc_id, "title": citation.title,
-            "page": citation.page, "section": citation.section, "quote": citation.quote, "url": citation.url,
-            "publisher": citation.publisher, "published": citation.published, "licence": citation.licence}

@@ -21,12 +21,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
-from assistant.chunk import passage_units  # noqa: E402
 from assistant.embed import get_embedder  # noqa: E402
-from assistant.index import ingest  # noqa: E402
+from assistant.ingest import ingest  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
-from assistant.sources import fetch  # noqa: E402
-from assistant.store import Store  # noqa: E402
+from assistant.ingest.sources import fetch  # noqa: E402
+from assistant.index.store import Store  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -49,7 +48,7 @@ def main() -> None:
         assert cold.ok, cold.failed
         # The same texts the ingest embedded: each passage, and each of its quotable sentences.
         chunks = [chunk for chunk, _ in Store(settings).open().iter_records()]
-        texts = [c.embed_text for c in chunks] + [c.text[a:b] for c in chunks for a, b in passage_units(c)]
+        texts = [c.embed_text for c in chunks] + [c.text[a:b] for c in chunks for a, b in c.units()]
         started = time.perf_counter()
         embedder.embed_documents(texts)
         raw = time.perf_counter() - started

@@ -114,8 +114,8 @@ def corpus_settings(shared: Path, embedder, tmp_path_factory: pytest.TempPathFac
 
     `levelup fetch --mirror ../shared/corpus` then `levelup ingest`, as library calls.
     """
-    from assistant.index import ingest
-    from assistant.sources import fetch
+    from assistant.ingest import ingest
+    from assistant.ingest.sources import fetch
 
     home = tmp_path_factory.mktemp("corpus-index")
     (home / "corpus").mkdir()

@@ -13,9 +13,9 @@ from click.testing import CliRunner
 from assistant.cli import cli
 from assistant.errors import IndexNotFoundError, QueryError
 from assistant.evaluate import normalise, uncited_sentences
-from assistant.guard import personal_data
-from assistant.index import ingest
-from assistant.load import extracted_text
+from assistant.answers.guard import personal_data
+from assistant.ingest import ingest
+from assistant.ingest.load import extracted_text
 from assistant.models import Answer
 from assistant.pipeline import Assistant
 from assistant.settings import Settings

@@ -26,12 +26,12 @@ import pytest
 
 from assistant.embed import Embedder
 from assistant.errors import DocumentError, IndexBusyError, IndexWriteError, QueryError
-from assistant.index import ingest, status
-from assistant.load import load_document
+from assistant.ingest import ingest, status
+from assistant.ingest.load import load_document
 from assistant.models import Document, IngestReport, Source
 from assistant.pipeline import Assistant
 from assistant.settings import Settings
-from assistant.store import Store
+from assistant.index.store import Store
 
 from .pdfs import PdfPage, make_pdf, policy_paper_pages
 

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from assistant.chunk import chunk_document, link_near_duplicates, split_sentences
-from assistant.load import load_document
+from assistant.ingest.chunk import chunk_document
+from assistant.ingest.duplicates import link_near_duplicates
+from assistant.text import split_sentences
+from assistant.ingest.load import load_document
 from assistant.models import Chunk, Document, Source
 from assistant.settings import Settings
 

@@ -20,10 +20,10 @@ import numpy as np
 import pytest
 
 from assistant.errors import IndexBusyError, IndexNotFoundError
-from assistant.index import ingest, status
+from assistant.ingest import ingest, status
 from assistant.pipeline import Assistant
 from assistant.settings import Settings
-from assistant.store import Store
+from assistant.index.store import Store
 
 from .pdfs import make_pdf, policy_paper_pages
 
@@ -223,7 +223,7 @@ def test_a_word_index_from_an_older_tokenizer_is_rebuilt_when_opened(settings: S
     import gzip
     import json
 
-    from assistant.lexical import TOKENIZER_VERSION
+    from assistant.text import TOKENIZER_VERSION
 
     ingest([library], settings=settings, embedder=embedder, progress=False)
     store = Store(settings)

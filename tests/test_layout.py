@@ -9,8 +9,8 @@ import pytest
 from pypdf import PdfReader
 
 from assistant.evaluate import normalise
-from assistant.layout import readable
-from assistant.load import load_document
+from assistant.text import readable
+from assistant.ingest.load import load_document
 from assistant.models import Document, Source
 
 from .pdfs import FOOTER, HEADER, policy_paper_pages

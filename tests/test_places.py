@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from assistant.errors import ConfigurationError
-from assistant.places import Gazetteer, looks_like_postcode, repair_mojibake
-from assistant.places_load import SUPPLEMENT, load_gazetteer
+from assistant.places.gazetteer import Gazetteer, looks_like_postcode, repair_mojibake
+from assistant.places.load import SUPPLEMENT, load_gazetteer
 
 PLACES = Path(__file__).resolve().parents[2] / "shared" / "places"
 pytestmark = pytest.mark.skipif(

@@ -11,13 +11,17 @@ from click.testing import CliRunner
 from assistant.cli import cli
 from assistant.errors import ConfigurationError, QueryError
 from assistant.evaluate import EvalQuestion, Scores, judge, normalise, read_questions, run
-from assistant.index import ingest
-from assistant.lexical import tokenize
-from assistant.lists import ENUMERATOR
+from assistant.ingest import ingest
+from assistant.text import tokenize
+from assistant.text import ENUMERATOR
 from assistant.models import Chunk, Hit, Query, Source
 from assistant.pipeline import Assistant
-from assistant.query import DocumentNames, asks_who_wrote, expand, is_follow_up, question_parts, standalone
-from assistant.retrieve import MODES, Filters
+from assistant.retrieval.follow_up import is_follow_up, standalone
+from assistant.retrieval.glossary import expand
+from assistant.retrieval.names import DocumentNames, asks_who_wrote
+from assistant.retrieval.query import question_parts
+from assistant.models import Filters
+from assistant.retrieval.modes import MODES
 from assistant.settings import Settings
 
 # --- the metric code, on hand-made cases -------------------------------------------------
@@ -384,7 +388,7 @@ def test_hybrid_search_beats_either_half_on_the_dev_set(assistant: Assistant, sh
 def test_the_retriever_plugs_into_a_langchain_chain(assistant: Assistant) -> None:
     from langchain_core.runnables import RunnableLambda
 
-    from assistant.lc import LevelUpRetriever
+    from assistant.langchain import LevelUpRetriever
 
     retriever = LevelUpRetriever(assistant=assistant, k=3)
     cite = RunnableLambda(lambda docs: [f"{d.metadata['title']} p.{d.metadata['page_label']}" for d in docs])

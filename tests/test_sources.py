@@ -22,7 +22,7 @@ import pytest
 
 from assistant.errors import ConfigurationError
 from assistant.settings import Settings
-from assistant.sources import describe, fetch, load_manifest, local_path, read_manifest
+from assistant.ingest.sources import describe, fetch, load_manifest, local_path, read_manifest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).resolve().parents[2] / "shared"

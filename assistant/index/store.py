@@ -32,9 +32,9 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from .errors import IndexBusyError, IndexNotFoundError, IndexWriteError, StoreUnavailableError
-from .models import Chunk, IndexedDocument, IndexInfo, Source
-from .settings import Settings, get_settings
+from ..errors import IndexBusyError, IndexNotFoundError, IndexWriteError, StoreUnavailableError
+from ..models import Chunk, IndexedDocument, IndexInfo, Source
+from ..settings import Settings, get_settings
 
 _SOURCE_FIELDS = ("title", "publisher", "published", "licence", "file", "url", "download_url", "kind", "relation")
 _PAGE = 500  # records per read/write call: well under Chroma's batch limit
@@ -144,15 +144,12 @@ class Generation:
 
     def add_sentences(self, spans: Sequence[tuple[str, int, int]], vectors: np.ndarray) -> None:
         """Store the vectors of sentences, given as (chunk id, start, end) within the passage text."""
-        try:
+        with self._writing():
             for start in range(0, len(spans), _PAGE):
                 part = spans[start:start + _PAGE]
                 self.sentences.add(ids=[f"{c}#{a}-{b}" for c, a, b in part],
                                    metadatas=[{"chunk_id": c, "start": a, "end": b} for c, a, b in part],
                                    embeddings=vectors[start:start + _PAGE])
-        except Exception as exc:
-            raise IndexWriteError(f"Cannot write the new index at {self.location}: {exc}. Free disk space or "
-                                  "make the folder writable; the previous index is still serving.") from exc
 
     def iter_sentences(self) -> Iterator[tuple[str, int, int, np.ndarray]]:
         """Every stored sentence vector as (chunk id, start, end, vector), in pages."""
@@ -167,23 +164,26 @@ class Generation:
 
     def update_metadata(self, chunks: Sequence[Chunk]) -> None:
         """Rewrite the stored metadata of passages already added (their text and vector stay)."""
-        try:
+        with self._writing():
             for start in range(0, len(chunks), _PAGE):
                 part = chunks[start:start + _PAGE]
                 self.collection.update(ids=[c.id for c in part], metadatas=[chunk_metadata(c) for c in part])
-        except Exception as exc:
-            raise IndexWriteError(f"Cannot write the new index at {self.location}: {exc}. Free disk space or "
-                                  "make the folder writable; the previous index is still serving.") from exc
 
     def add(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         """Write passages and their vectors; a failure (full disk) becomes ``IndexWriteError``."""
         self._count = None
-        try:
+        with self._writing():
             for start in range(0, len(chunks), _PAGE):
                 part = chunks[start:start + _PAGE]
                 self.collection.add(ids=[c.id for c in part], documents=[c.text for c in part],
                                     metadatas=[chunk_metadata(c) for c in part],
                                     embeddings=vectors[start:start + _PAGE])
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A failed write (a full disk) becomes ``IndexWriteError``; what serves is another generation."""
+        try:
+            yield
         except Exception as exc:
             raise IndexWriteError(f"Cannot write the new index at {self.location}: {exc}. Free disk space or "
                                   "make the folder writable; the previous index is still serving.") from exc

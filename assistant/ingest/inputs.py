@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ConfigurationError
+from ..errors import ConfigurationError
+from ..models import IngestReport, Source
+from ..settings import Settings
 from .load import SUPPORTED_SUFFIXES
-from .models import IngestReport, Source
-from .settings import Settings
 from .sources import load_manifest, local_path, read_manifest
 
 

@@ -18,9 +18,10 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
-from .errors import DocumentError
-from .layout import KnownHeading, RawPages, build_document, squash
-from .models import Document, Source
+from ..errors import DocumentError
+from ..models import Document, Source
+from ..text import squash
+from .layout import KnownHeading, RawPages, build_document
 from .pages import split_text_pages
 
 SUPPORTED_SUFFIXES = {".pdf", ".txt", ".md", ".markdown", ".html", ".htm"}

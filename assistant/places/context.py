@@ -1,7 +1,7 @@
 """Place-aware answers: "we're a business in Bolton - what applies to us?"
 
 People name their town or council; the documents speak of Greater Manchester, the West
-Midlands, mayoral combined authorities, Scotland. With the gazetteer (``places.py``) this
+Midlands, mayoral combined authorities, Scotland. With the gazetteer (``gazetteer.py``) this
 module
 
 * finds the places a question names (or the one given with ``--place``), and says plainly
@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
-from .models import Citation, Query
-from .places import Gazetteer, Place, PlaceMatch
+from ..models import Citation, Place, PlaceContext, PlaceMatch, Query
+from ..text import join_names
+from .gazetteer import Gazetteer
 
 _NEAR = re.compile(r"\b(?:near|around|close to|in (?:our|my|the) (?:area|region)|nearby|local(?:ly)?|"
                    r"our (?:area|region)|where we are)\b", re.I)
@@ -29,25 +30,6 @@ _ELIGIBILITY = re.compile(r"\b(?:eligib\w*|apply|applies|qualify|can (?:we|i) (?
                           r"funding for|grant|what (?:applies|is there) (?:to|for) us|for (?:us|our))\b", re.I)
 _DEVOLVED = {"Scotland", "Wales", "Northern Ireland"}
 _LOCATIVE_NAME = re.compile(r"\b(?:in|at|near|from|around|round)\s+([A-Z][\w'-]{2,}(?:\s+[A-Z][\w'-]+)?)")
-
-
-@dataclass(frozen=True, slots=True)
-class PlaceContext:
-    """What a question says about places, and what retrieval and the answer do with it."""
-
-    matches: tuple[PlaceMatch, ...] = ()
-    places: tuple[Place, ...] = ()  # resolved places
-    areas: tuple[str, ...] = ()  # names to look for in the documents, the place itself first
-    notes: tuple[str, ...] = ()  # ambiguity, misspellings, what a place lies in
-
-    @property
-    def found(self) -> bool:
-        return bool(self.places)
-
-    @property
-    def unresolved(self) -> frozenset[str]:
-        """Names taken for places but not resolved (misspelt or ambiguous): not "unknown to the documents"."""
-        return frozenset(w for m in self.matches if m.status != "found" for w in re.findall(r"\w+", m.query))
 
 
 def place_context(question: str, gazetteer: Gazetteer | None, place: str | None = None) -> PlaceContext:
@@ -156,7 +138,7 @@ def place_statement(context: PlaceContext, gazetteer: Gazetteer, quotes: Sequenc
         if len(named) < 2:
             continue
         hit = [name for name in named if name.lower() in wanted]
-        listed = _join(named)
+        listed = join_names(named)
         if hit:
             return f"The passage [{n}] names {listed}; {hit[0]} includes {place.name}."
         return (f"The passage [{n}] names {listed}; {place.name} is not among them, nor is any area that "
@@ -169,16 +151,13 @@ def is_about_place(question: str) -> bool:
     return bool(_ELIGIBILITY.search(question))
 
 
-def next_steps(question: str, context: PlaceContext) -> tuple[str, ...]:
+def next_steps(query: Query) -> tuple[str, ...]:
     """What to check, for a question about eligibility: the documents don't decide who qualifies."""
-    if not (_ELIGIBILITY.search(question) or context.found):
+    context = query.place
+    if not (query.about_place or context.found):
         return ()
     body = "your council"
     if context.found and context.places[0].combined_authority is not None:
         body = f"{context.places[0].combined_authority.official_name} or your council"
     return (f"Whether a particular business or project qualifies is set by each fund's own rules and "
             f"prospectus, not by these documents: check those, or ask {body}.",)
-
-
-def _join(names: Sequence[str]) -> str:
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"

@@ -14,8 +14,6 @@ from __future__ import annotations
 import gzip
 import json
 import math
-import re
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -23,54 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-STOPWORDS = frozenset("""
-a about above after again against all am an and any are as at be because been before being below between both
-but by can could did do does doing down during each few for from further had has have having he her here hers
-him his how i if in into is it its itself just me more most my no nor not now of off on once only or other our
-ours out over own same she should so some such than that the their theirs them then there these they this those
-through to too under until up very was we were what when where which while who whom why will with would you your
-yours s t don isn aren wasn weren hasn haven doesn didn whats thats etc also any anything there's we're i'm
-""".split())
-
-# Stored with each word index: an index built by an older tokenizer is rebuilt when opened.
-TOKENIZER_VERSION = 2
-
-_TOKEN = re.compile(r"[a-z0-9£$%&]+(?:[.,][0-9]+)*")
-
-
-def fold(word: str) -> str:
-    """Collapse what PDF text extraction loses (ligatures) and a light English stem."""
-    word = re.sub(r"ffi|ffl|ff|fi|fl", "f", word)
-    if word.isdigit() or len(word) <= 3:
-        return word
-    for suffix, replacement in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
-            word = word[: -len(suffix)] + replacement
-            break
-    # "replace", "replaced", "replacing" -> "replac"; "bike", "bikes" -> "bik"
-    return word[:-1] if word.endswith("e") and len(word) > 3 else word
-
-
-def tokenize(text: str, bigrams: bool = True) -> list[str]:
-    """Index/query tokens: folded words and numbers, stopwords dropped, "£2.6bn" kept whole and split,
-    and pairs of adjacent words."""
-    text = unicodedata.normalize("NFKC", text).lower().replace("\u00ad", "")
-    tokens: list[str] = []
-    previous = ""
-    for raw in _TOKEN.findall(text):
-        raw = raw.strip(".,")
-        if not raw or raw in STOPWORDS:
-            previous = ""
-            continue
-        word = fold(raw)
-        tokens.append(word)
-        if previous and bigrams:  # word pairs reward phrases: "regulatory review", "police officers"
-            tokens.append(f"{previous}_{word}")
-        previous = word
-        parts = re.findall(r"[0-9]+(?:\.[0-9]+)?|[a-z]+", raw)  # "£2.6bn" also as "2.6" and "bn"
-        if len(parts) > 1:
-            tokens.extend(fold(p) for p in parts if p not in STOPWORDS)
-    return tokens
+from ..text import TOKENIZER_VERSION, tokenize
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """The search as a LangChain retriever, for people who build their own chains.
 
-    from assistant.lc import LevelUpRetriever
+    from assistant.langchain import LevelUpRetriever
     retriever = LevelUpRetriever.from_settings(k=5)
     documents = retriever.invoke("How much is the UKSPF worth?")
 
@@ -17,8 +17,8 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
+from .models import Filters
 from .pipeline import Assistant
-from .retrieve import Filters
 from .settings import Settings
 
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .places import looks_like_postcode
-from .settings import Settings
+from ..places.gazetteer import looks_like_postcode
+from ..settings import Settings
 
 EXAMPLES = ("What are the 12 missions?", "How much is the UK Shared Prosperity Fund worth?",
             "We're a small firm in Bolton: what applies to us?")

@@ -1,4 +1,4 @@
-"""Reading the gazetteer: the ONS lookup tables and ``places_supplement.json`` into a ``Gazetteer``.
+"""Reading the gazetteer: the ONS lookup tables and ``supplement.json`` into a ``Gazetteer``.
 
 The ONS files sit in a folder read at run time (``../shared/places`` offline, or the datasets folder
 after ``levelup fetch``); nothing of them is copied into the repository. The supplement adds what they
@@ -20,10 +20,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from .errors import ConfigurationError
-from .places import Area, CombinedAuthority, Gazetteer, Place, dedupe, name_key, region_label, repair_mojibake
+from ..errors import ConfigurationError
+from ..models import Area, CombinedAuthority, Place
+from .gazetteer import Gazetteer, dedupe, name_key, region_label, repair_mojibake
 
-SUPPLEMENT = Path(__file__).with_name("places_supplement.json")
+SUPPLEMENT = Path(__file__).with_name("supplement.json")
 WD23 = "WD_to_LAD_to_CTY_to_RGN_to_CTRY_2023.csv"
 CA19 = "Local_Authority_District_to_Combined_Authority_(December_2019)_Lookup_in_England.csv"
 BUA11 = "Built-up_Area_to_Local_Authority_District_(December_2011)_Lookup_in_England_and_Wales.csv"
@@ -57,7 +58,7 @@ def _split(name: str, suffix: str) -> tuple[str, str]:
 def _lookup(by_key: Mapping[str, str], name: str, where: str) -> str:
     if name_key(name) not in by_key:
         raise ConfigurationError(
-            f"places_supplement.json ({where}): {name!r} is not a December 2023 district name; fix it.")
+            f"assistant/places/supplement.json ({where}): {name!r} is not a December 2023 district name; fix it.")
     return by_key[name_key(name)]
 
 
@@ -74,7 +75,7 @@ def load_gazetteer(folder: Path, supplement: Path = SUPPLEMENT) -> Gazetteer:
     listed = json.loads(manifest.read_text(encoding="utf-8"))["files"] if manifest.is_file() else []
     stated = {f["file"]: f.get("vintage") for f in listed}
     vintages = {title: stated.get(name) or default for name, (title, default) in TABLES.items()}
-    vintages["Places supplement (places_supplement.json)"] = sup["vintage"]
+    vintages["Places supplement (assistant/places/supplement.json)"] = sup["vintage"]
     cite = {name: f"{title}, {vintages[title]}" for name, (title, _) in TABLES.items()}
     lads: dict[str, dict[str, str]] = {}
     for row in _rows(folder, WD23):
@@ -110,7 +111,7 @@ def _combined_authorities(folder: Path, sup: dict[str, Any], lads: Mapping[str, 
     entries = sup["combined_authorities"]
     replaced = {old for e in entries for old in e.get("replaces_ons2019", ())}
     if missing := set(ons) - replaced - {e.get("ons2019_name", e["name"]) for e in entries}:
-        raise ConfigurationError(f"places_supplement.json has no entry for the ONS combined authorities "
+        raise ConfigurationError(f"assistant/places/supplement.json has no entry for the ONS combined authorities "
                                  f"{sorted(missing)}; add them.")
     ca_of: dict[str, CombinedAuthority] = {}
     for e in entries:
@@ -125,7 +126,7 @@ def _combined_authorities(folder: Path, sup: dict[str, Any], lads: Mapping[str, 
                                tuple(e.get("former_names", ())), tuple(e.get("aliases", ())))
         for code in [*members, *(c for c, r in lads.items() if name_key(r["CTY23NM"]) in counties)]:
             if code not in lads or code in ca_of:
-                raise ConfigurationError(f"places_supplement.json: district {code} of {ca.name} is unknown "
+                raise ConfigurationError(f"assistant/places/supplement.json: district {code} of {ca.name} is unknown "
                                          "or already in another combined authority; fix the supplement.")
             ca_of[code] = ca
     return ca_of

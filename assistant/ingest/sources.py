@@ -28,9 +28,9 @@ from urllib.request import OpenerDirector, Request, build_opener
 
 from tqdm import tqdm
 
-from assistant.errors import ConfigurationError, SourceError
-from assistant.models import Source
-from assistant.settings import Settings, get_settings
+from ..errors import ConfigurationError, SourceError
+from ..models import Source
+from ..settings import Settings, get_settings
 
 #: Fields a manifest entry may carry beyond ``Source``'s: informative only, dropped on load.
 EXTRA_FIELDS = frozenset({"vintage", "bytes", "pages"})

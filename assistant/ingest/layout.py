@@ -19,7 +19,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .models import Document, Heading, Page, Source
+from ..models import Document, Heading, Page, Source
+from ..text import BULLETS, readable, squash
 from .pages import strip_page_furniture
 
 
@@ -47,19 +48,11 @@ class RawPages:
     printed_labels: bool = True
 
 
-def readable(text: str) -> str:
-    """Text for people: one space between words, and compounds broken at a line end rejoined."""
-    return re.sub(r"\s+", " ", re.sub(r"(?<=\w-)\n(?=\w)", "", text)).strip()
-
-
-def squash(text: str) -> str:
-    """Letters and digits only, lower-cased: compares headings across glued or broken words."""
-    return re.sub(r"[\W_]+", "", text.lower())
-
-
 # --- paragraphs --------------------------------------------------------------------------
 
-_BULLET = re.compile(r"^\s*(?:[\u2022\u25cf\u25aa\u25a0\u25e6\u2023\u2043\u00b7\uf0b7*]|[-\u2013\u2014]\s|"
+# A line that starts a list item: the corpus's bullets, other glyphs raw PDF lines start with, dashes,
+# "(a)", "(iv)", "a.", "2." and "2.1".
+_BULLET = re.compile(rf"^\s*(?:[{BULLETS}\u25a0\u25e6\u2023\u2043\uf0b7*]|[-\u2013\u2014]\s|"
                      r"\(?[a-z]\)\s|\(?[ivx]{1,4}\)\s|[a-z]\.\s|\d{1,3}[.)]\s|\d+(?:\.\d+)+\s)")
 _ENDS_SENTENCE = re.compile(r"[.!?:;][\"'\u2019\u201d)\]]*$")
 _HYPHEN_END = re.compile(r"([A-Za-z]+)[-\u00ad]$")

@@ -31,15 +31,16 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from .chunk import chunk_document, link_near_duplicates, passage_units
-from .embed import Embedder, get_embedder
-from .errors import DocumentError, IndexWriteError
+from ..embed import Embedder, get_embedder
+from ..errors import DocumentError, IndexWriteError
+from ..index.lexical import LexicalIndex
+from ..index.store import Generation, Store
+from ..models import Chunk, Document, IndexedDocument, IndexInfo, IngestReport
+from ..settings import PARSER_VERSION, Settings, get_settings
+from .chunk import chunk_document
+from .duplicates import link_near_duplicates
 from .inputs import IngestItem, manifest_items, path_items
-from .lexical import LexicalIndex
 from .load import load_document
-from .models import Chunk, Document, IndexedDocument, IndexInfo, IngestReport
-from .settings import PARSER_VERSION, Settings, get_settings
-from .store import Generation, Store
 
 
 def _digest(path: Path, item: IngestItem) -> str:
@@ -291,7 +292,7 @@ class _Build:
         while len(self.pending) >= at_least and self.pending:
             batch, self.pending = self.pending[:step], self.pending[step:]
             # A passage's vector, and those of its sentences (what answers quote), in one model call.
-            spans = [(c.id, a, b) for c in batch for a, b in passage_units(c)]
+            spans = [(c.id, a, b) for c in batch for a, b in c.units()]
             texts = {c.id: c.text for c in batch}
             started = time.perf_counter()
             vectors = self.embedder.embed_documents([c.embed_text for c in batch]

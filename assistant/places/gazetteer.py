@@ -3,10 +3,10 @@
 People write "Bolton", "Solihull" or "Sutton Coldfield"; the White Paper speaks of Greater Manchester, the
 West Midlands, mayoral combined authorities, Scotland. This module bridges the two with the ONS lookups in
 ``shared/places`` (read from a folder at run time, never copied into the repository) and
-``places_supplement.json``, a small sourced list of what those files lack: combined authorities newer than
+``supplement.json``, a small sourced list of what those files lack: combined authorities newer than
 December 2019, successors of districts abolished 2019-2023, city regions, short names and town fixes::
 
-    gaz = load_gazetteer(Path("../shared/places"))  # places_load.py reads the files
+    gaz = load_gazetteer(Path("../shared/places"))  # load.py reads the files
     gaz.resolve("Bolton").message
     # 'Bolton is in Greater Manchester (mayoral combined authority), North West, England.'
 
@@ -24,6 +24,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
+
+from ..models import Area, Place, PlaceMatch
 
 #: A town best-fitted by fewer 2011 MSOAs (about 7,000 people each) is "minor": it never makes a district
 #: or a bigger town ambiguous ("Bolton" is the borough, not the Cumbrian village), and free text must say
@@ -58,74 +60,6 @@ _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*|&")
 _JOIN = re.compile(r"[\s\-.'’]*")  # what may sit between the words of one name in free text
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _ECHO = re.compile(r"[^\W\d_][\w\s'’.,()&-]{0,59}")  # unknown input is repeated only if it looks like a name
-
-
-@dataclass(frozen=True, slots=True)
-class Area:
-    """A named ONS area (district, county, region, nation), with its GSS code when the lookup gives one."""
-
-    name: str
-    code: str | None = None
-    welsh_name: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class CombinedAuthority:
-    """A combined (county) authority and where its membership comes from.
-
-    ONS stops at December 2019, so newer authorities and renames come from the supplement; ``vintage`` and
-    ``sources`` let an answer say which ("ONS ... lookup, December 2019" or the statutory instrument).
-    """
-
-    name: str  # short name, as ONS writes it: "Greater Manchester"
-    official_name: str
-    mayoral: bool
-    vintage: str
-    sources: tuple[str, ...]
-    code: str | None = None  # CAUTH19CD; None for authorities newer than the ONS file
-    former_names: tuple[str, ...] = ()
-    aliases: tuple[str, ...] = ()
-
-    @property
-    def label(self) -> str:
-        body = "combined county authority" if "County Auth" in self.official_name else "combined authority"
-        return f"mayoral {body}" if self.mayoral else body
-
-
-@dataclass(frozen=True, slots=True)
-class Place:
-    """A place someone can name, with every area that contains it (``chain``: smallest first)."""
-
-    name: str
-    kind: str  # nation, region, combined_authority, city_region, county, district or town
-    nation: Area
-    chain: tuple[str, ...]
-    sources: tuple[str, ...]  # ONS lookups (title, vintage) and supplement sources this place rests on
-    district: Area | None = None
-    county: Area | None = None
-    combined_authority: CombinedAuthority | None = None
-    region: Area | None = None  # English regions only; Wales, Scotland and Northern Ireland have none
-    city_region: str | None = None  # Glasgow City Region, Cardiff Capital Region (from the supplement)
-    members: tuple[str, ...] = ()  # the districts of a county, combined authority, region or nation
-    qualifier: str = ""  # "Isle of Wight" for the town ONS calls "Newport (Isle of Wight)"
-    msoas: int | None = None  # towns: 2011 MSOAs best-fitted to it; the size that ranks same-name places
-
-
-@dataclass(frozen=True, slots=True)
-class PlaceMatch:
-    """The answer to "where is X?": ``found``, ``ambiguous`` (pick from ``candidates``) or ``unknown``.
-
-    When ``found``, ``candidates`` holds same-name places nested inside the one found (the West Midlands
-    Combined Authority inside the West Midlands region), so callers can widen a search to them.
-    """
-
-    query: str
-    status: str
-    message: str
-    place: Place | None = None
-    candidates: tuple[Place, ...] = ()
-    suggestions: tuple[str, ...] = ()
-    span: tuple[int, int] | None = None  # where find_places saw the name in the text
 
 
 def name_key(text: str) -> str:

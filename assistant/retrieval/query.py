@@ -1,0 +1,148 @@
+"""Understanding a question once: what it asks, read before anything is searched.
+
+``prepare_query`` and ``understand`` turn what the user typed into the ``Query`` every later
+stage reads:
+
+* ``prepare_query``  refuse empty or punctuation-only questions; strip control characters; cut
+                     over-long ones with a note (``Assistant`` then makes a follow-up standalone:
+                     ``follow_up.py``);
+* places             the towns and councils it names, and the areas that contain them;
+* ``glossary``       abbreviations spelt out, typos corrected against the index's vocabulary;
+* ``read``           its parts, the documents it names, and what kind of answer it wants: a fact
+                     of a kind (an amount, a date, a name...), a list, a count of things.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import replace
+
+from ..errors import QueryError
+from ..models import Count, Expected, PlaceContext, Query
+from ..places.context import expand_for_places, is_about_place, place_context
+from ..places.gazetteer import Gazetteer
+from ..settings import Settings
+from ..text import COUNT, NUMBER_WORDS, number_value, tokenize
+from .glossary import expand
+from .names import DocumentNames, asks_who_wrote
+
+
+def understand(query: Query, *, place: str | None = None, gazetteer: Gazetteer | None = None,
+               names: DocumentNames | None = None, vocabulary: Iterable[str] = (), dictionary: Iterable[str] = (),
+               spell: bool = True) -> Query:
+    """A prepared question (``prepare_query``; a follow-up made standalone) as searched, and all it asks.
+
+    ``gazetteer`` (None: places are words like any other) reads the places it names, or ``place``
+    given beside it; ``names`` the documents it names; ``vocabulary`` (the index's words) and
+    ``dictionary`` (the model's) let ``spell`` spell out abbreviations and fix typos."""
+    context = place_context(query.text, gazetteer, place)
+    query = expand_for_places(query, context)
+    if spell:
+        query = expand(query, vocabulary, dictionary)
+    return read(query, names, context)
+
+
+def read(query: Query, names: DocumentNames | None = None, place: PlaceContext = PlaceContext()) -> Query:
+    """``query`` with what it asks filled in: its parts, the documents it names, the answer it wants."""
+    text = query.text
+    parts = tuple(question_parts(text))
+    # Re-ranking scores each part on its own only when it has three words or more: a shorter one
+    # ("skills for jobs", "project gigabit") is the context a question opens with.
+    ranking = tuple(p for p in parts if len(tokenize(p, bigrams=False)) >= 3)
+    named = frozenset(names.named_in(text)) if names is not None else frozenset()
+    return replace(
+        query, tokens=tuple(tokenize(query.searched)), words=frozenset(tokenize(text, bigrams=False)),
+        parts=parts, ranking_parts=ranking, named=named,
+        name_free_tokens=frozenset(tokenize(names.without_names(query.searched))) if names and named else frozenset(),
+        beside_names=tuple(names.beside_names(t) for t in (query.searched, *ranking)) if names and named else (),
+        asks_author=asks_who_wrote(text), expected=expected_type(text), listing=is_list_question(text),
+        count=asked_count(text), focus=focus(text), about_place=is_about_place(text), place=place)
+
+
+def prepare_query(text: object, settings: Settings) -> Query:
+    """Validate and tidy a user's question; raises ``QueryError`` with a message to show."""
+    if not isinstance(text, str):
+        raise QueryError(f"The question must be text, not {type(text).__name__}.")
+    notes: list[str] = []
+    cleaned = "".join(ch if ch in "\n\t" or unicodedata.category(ch)[0] != "C" else " " for ch in text)
+    if cleaned != text:
+        notes.append("Control characters were removed from the question.")
+    cleaned = re.sub(r"\s+", " ", cleaned).strip()
+    if not cleaned:
+        raise QueryError("The question is empty. Type a question, for example: "
+                         "\"How much is the UK Shared Prosperity Fund worth?\"")
+    if not re.search(r"[^\W_]", cleaned):
+        raise QueryError("The question has no words in it, only punctuation or symbols. "
+                         "Type a question in words.")
+    limit = settings.max_query_chars
+    if len(cleaned) > limit:
+        cut = cleaned[:limit].rsplit(" ", 1)[0] or cleaned[:limit]
+        notes.append(f"The question was {len(cleaned):,} characters long; only the first {len(cut):,} were searched.")
+        cleaned = cut
+    return Query(cleaned, tuple(notes))
+
+
+def question_parts(question: str) -> list[str]:
+    """A multi-part question's parts: "... like, and what were their criticisms?"; and, failing
+    those, the two sides of a single "and" when each holds two words or more: "can I count the jobs
+    my scheme creates and keynesian multiplier effects as benefits?" ("Housing and Communities",
+    capitalised on both sides, is a name, not two parts)."""
+    parts = [p.strip(" ,?") for p in re.split(r",?\s+and\s+(?=(?:what|how|when|who|which|where|why|by how)\b)|"
+                                             r"\s+-\s+|,\s+and\s+over\b|\s+now and\s+", question, flags=re.I)]
+    parts = [p for p in parts if tokenize(p, bigrams=False)]
+    if len(parts) > 1:
+        return parts
+    sides = re.split(r"\s+and\s+", question.strip())
+    if len(sides) != 2 or (sides[0].split()[-1][:1].isupper() and sides[1].split()[0][:1].isupper()):
+        return []
+    sides = [s.strip(" ,?") for s in sides]
+    return sides if all(len(tokenize(s, bigrams=False)) >= 2 for s in sides) else []
+
+
+# --- what kind of answer it wants --------------------------------------------------------
+
+def expected_type(question: str) -> Expected | None:
+    """The kind of fact a question asks for, which an answering sentence must show."""
+    q = question.lower()
+    kind = None
+    if re.search(r"\brate\b|\bpercentage\b|\bper ?cent\b", q):
+        kind = "percent"
+    elif re.search(r"\bhow much\b|\b(?:budget|amount|value|cost|worth)\b|£", q):
+        kind = "amount"
+    elif re.search(r"\bhow many\b|\bwhat (?:number|share|proportion)\b|\btarget\b", q):
+        kind = "number"
+    elif re.search(r"\bwhen\b|\bwhat (?:year|date)\b|\bdeadline\b|\bby when\b", q):
+        kind = "date"
+    elif re.search(r"^\s*(?:who\b|which (?:\w+ )?(?:minister|person|people|organisations?|departments?|areas|places|"
+                   r"councils|towns|cities|regions|companies|firms|authorities)\b)", q):
+        kind = "name"
+    if kind is None and re.search(r"\b(?:money|funding|grants?)\b", q):
+        return Expected("amount", strict=False)  # "is there grant money?": an amount, if there is one
+    return Expected(kind) if kind is not None else None  # type: ignore[arg-type]
+
+
+_LIST = re.compile(r"\b(?:what|which) (?:are|were) (?:the )?(?:\d+|" + "|".join(NUMBER_WORDS[2:]) + r")\b"
+                   r"|\b(?:list|name) (?:the|all)\b|\bwhat (?:are|were) the (?:[\w-]+ ){0,2}[a-z]{3,}s\b"
+                   r"|\bwhich of the\b|\bwhat(?:'s| is) planned\b"
+                   r"|\bwhat does .* (?:promise|commit|say) (?:on|about|to)\b", re.I)
+
+
+def is_list_question(question: str) -> bool:
+    return bool(_LIST.search(question))
+
+
+def asked_count(question: str) -> Count | None:
+    """ "the six stages", "5 pillars": the count and the thing counted."""
+    match = re.search(rf"\b({COUNT})\s+(?:[a-z-]+\s+){{0,2}}?([a-z]{{2,}}s)\b", question.lower())
+    return Count(number_value(match.group(1)), match.group(2).rstrip("s")) if match else None
+
+
+def focus(question: str) -> str | None:
+    """The noun a "which X" question asks for, or the verb of "who X": answers usually say it."""
+    match = re.search(r"^\s*(?:which|what)\s+(?:\w+\s+)?([a-z]{4,})\b|^\s*who\s+([a-z]{4,})\b", question.lower())
+    if not match:
+        return None
+    tokens = tokenize(match.group(1) or match.group(2), bigrams=False)
+    return tokens[0] if tokens and tokens[0] not in {"could", "would", "should", "might", "must"} else None
