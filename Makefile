@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # Offline source of the corpus; without it, `levelup fetch` downloads from the official addresses.
 MIRROR ?= ../shared/corpus
 
-.PHONY: setup corpus index run test bench
+.PHONY: setup corpus index run test lint bench
 
 $(BIN)/levelup: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ run: index
 
 test: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check .
 
 bench: index
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/ingest_speed.py --mirror "$(MIRROR)"

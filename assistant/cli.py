@@ -107,7 +107,8 @@ def ingest(paths: tuple[Path, ...], prune: bool, no_progress: bool) -> None:
 
     try:
         with _friendly_errors():
-            report = run_ingest(list(paths) or None, settings=get_settings(), progress=not no_progress, prune=prune)
+            report = run_ingest(list(paths) or None, settings=get_settings(), progress=not no_progress,
+                                prune=prune)
     except KeyboardInterrupt:
         click.echo("Interrupted: nothing was changed; the previous index is still serving.", err=True)
         sys.exit(130)
@@ -154,7 +155,8 @@ def filter_options(command: Callable[..., None]) -> Callable[..., None]:
     from .topics import TOPICS
 
     for option in reversed([
-        click.option("--doc", "documents", multiple=True, metavar="ID", help="Only this document (repeatable)."),
+        click.option("--doc", "documents", multiple=True, metavar="ID",
+                     help="Only this document (repeatable)."),
         click.option("--section", help="Only passages whose section path contains this text."),
         click.option("--pages", callback=_parse_pages, help="Only passages on these pages, e.g. 10-20."),
         click.option("--topic", "topics", multiple=True, type=click.Choice(TOPICS), help="Only this topic."),
@@ -201,7 +203,7 @@ def search(question: str | None, k: int | None, as_json: bool, batch: TextIO | N
     """
     from .pipeline import Assistant
 
-    question = _one_of(question, batch, place, "{place}")  # a place alone: searched with the areas containing it
+    question = _one_of(question, batch, place, "{place}")  # a place alone: searched with its areas
     filters = _filters(documents, section, pages, topics)
     with _friendly_errors():
         assistant = Assistant(get_settings())
@@ -229,7 +231,8 @@ def _batch(lines: TextIO) -> Iterator[tuple[object, object, dict[str, Any]]]:
             item = json.loads(line)
             yield item["id"], item["question"], item
         except (ValueError, KeyError, TypeError) as exc:
-            raise click.ClickException(f"line {number} of the batch file is not {{\"id\", \"question\"}} JSON: {exc}")
+            raise click.ClickException(
+                f"line {number} of the batch file is not {{\"id\", \"question\"}} JSON: {exc}") from exc
 
 
 def _search_batch(assistant: Assistant, lines: TextIO, k: int | None, filters: Filters) -> None:
@@ -270,7 +273,8 @@ def evaluate(questions: Path, k: int, as_json: bool, compare: bool, answers: boo
     from .pipeline import Assistant
 
     with _friendly_errors():
-        report = run_eval(Assistant(get_settings()), read_questions(questions), compare=compare, answers=answers)
+        report = run_eval(Assistant(get_settings()), read_questions(questions), compare=compare,
+                          answers=answers)
     click.echo(json.dumps(report.to_dict(k), ensure_ascii=False, indent=2) if as_json else report.render(k))
 
 
@@ -282,9 +286,12 @@ def evaluate(questions: Path, k: int, as_json: bool, compare: bool, answers: boo
 @click.option("--batch", type=click.File("r", encoding="utf-8"),
               help="A .jsonl file of {\"id\", \"question\"} lines; prints one JSON line per question.")
 @click.option("--history", multiple=True, metavar="QUESTION",
-              help="An earlier question of the conversation, oldest first (repeatable): follow-ups are read in its light.")
+              help="An earlier question of the conversation, oldest first (repeatable): follow-ups are "
+                   "read in its light.")
 @click.option("--trace", is_flag=True, help="With --json, include the passages retrieved.")
-@click.option("--place", help="Where you are (a town or council): the answer covers the areas that contain it.")
+@click.option("--place",
+              help="Where you are (a town or council): the answer covers the areas that contain it.")
+
 @filter_options
 def ask(question: str | None, as_json: bool, batch: TextIO | None, history: tuple[str, ...], trace: bool,
         place: str | None, documents: tuple[str, ...], section: str | None, pages: tuple[int, int] | None,

@@ -146,7 +146,8 @@ class SentenceTransformerEmbedder:
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Several short texts (a question and its parts) in one model call, remembering the last few.
 
-        Safe from several threads: the memory is read and written under the lock, the model runs outside it."""
+        Safe from several threads: the memory is read and written under the lock, the model runs
+        outside it."""
         with self._lock:
             known = {t: self._queries[t] for t in texts if t in self._queries}
         missing = [t for t in dict.fromkeys(texts) if t not in known]

@@ -187,8 +187,9 @@ class EvalRun:
             "categories": {c: s.to_dict() for c, s in self.by_category().items()},
             "latency_ms": {"p50": round(p50, 1), "p95": round(p95, 1)},
             "first_rendering_only": Scores.of(self.first_rendering).to_dict(),
-            "missed": [{"id": j.question.id, "question": j.question.question, "evidence": list(j.question.evidence),
-                        "span_ranks": list(j.span_ranks), "returned": list(j.returned)} for j in self.missed(k)],
+            "missed": [{"id": j.question.id, "question": j.question.question,
+                        "evidence": list(j.question.evidence), "span_ranks": list(j.span_ranks),
+                        "returned": list(j.returned)} for j in self.missed(k)],
         }
 
 
@@ -207,7 +208,8 @@ def run(questions: Sequence[EvalQuestion], search: SearchFunction, mode: str = "
         started = time.perf_counter()
         hits = search(question.question)
         latency = (time.perf_counter() - started) * 1000
-        labels = [f"{h.chunk.doc_id} p.{h.chunk.page_label or '-'}: {' '.join(h.chunk.text.split())[:90]}" for h in hits]
+        labels = [f"{h.chunk.doc_id} p.{h.chunk.page_label or '-'}: {' '.join(h.chunk.text.split())[:90]}"
+                  for h in hits]
         judged.append(judge(question, ["\n\n".join(h.texts) for h in hits], latency, labels))
         first.append(judge(question, [h.chunk.text for h in hits], latency, labels))
     return EvalRun(mode, judged, first)
@@ -217,7 +219,8 @@ def render(runs: Sequence[EvalRun], k: int) -> str:
     """A readable report: one table row per mode, categories, then the misses of the first mode."""
     lines = []
     width = max(28, *(len(r.mode) for r in runs))
-    header = f"{'mode':<{width}} {'R@1':>6} {'R@3':>6} {'R@5':>6} {'R@10':>6} {'MRR':>6} {'nDCG':>6} {'p50ms':>6} {'p95ms':>6}"
+    header = f"{'mode':<{width}} " + " ".join(f"{name:>6}" for name in
+                                               ("R@1", "R@3", "R@5", "R@10", "MRR", "nDCG", "p50ms", "p95ms"))
     lines += [header, "-" * len(header)]
     for r in runs:
         s, (p50, p95) = r.overall, r.latency()
@@ -225,7 +228,8 @@ def render(runs: Sequence[EvalRun], k: int) -> str:
                      + f" {s.mrr:6.3f} {s.ndcg:6.3f} {p50:6.1f} {p95:6.1f}")
     strict = Scores.of(runs[0].first_rendering)
     if runs[0].first_rendering and strict.count:
-        lines.append(f"{runs[0].mode}, judged on each result's own passage only (its other renderings aside): "
+        lines.append(f"{runs[0].mode}, judged on each result's own passage only "
+                     "(its other renderings aside): "
                      f"R@1 {strict.recall[1]:.3f}, R@5 {strict.recall[5]:.3f}, MRR {strict.mrr:.3f}")
     lines.append("")
     lines.append(f"recall@{k} by category ({runs[0].overall.count} answerable questions)")
@@ -254,7 +258,8 @@ _MARKER = re.compile(r"\[\d+\]")
 
 def uncited_sentences(text: str) -> int:
     """Answer lines or sentences that carry no [n] marker (an answer must have none)."""
-    pieces = [p for line in text.splitlines() for p in re.split(r"(?<=\])\s+(?=[A-Z\u2018\u201c\"'(£0-9])", line)]
+    pieces = [p for line in text.splitlines()
+              for p in re.split(r"(?<=\])\s+(?=[A-Z\u2018\u201c\"'(£0-9])", line)]
     return sum(1 for p in pieces if p.strip() and not _MARKER.search(p))
 
 
@@ -272,7 +277,8 @@ class JudgedAnswer:
     text: str
 
 
-def judge_answer(question: EvalQuestion, answer: Answer, documents: Callable[[str], str | None]) -> JudgedAnswer:
+def judge_answer(question: EvalQuestion, answer: Answer,
+                 documents: Callable[[str], str | None]) -> JudgedAnswer:
     """``documents(doc_id)`` gives a document's text (None if unknown) to check quotes against."""
     # Place facts cite the ONS lookups, not a document: only document quotes are checked for verbatim.
     quotes = [(c.doc_id, normalise(c.quote)) for c in answer.citations if c.kind == "document"]
@@ -282,8 +288,9 @@ def judge_answer(question: EvalQuestion, answer: Answer, documents: Callable[[st
     for doc_id, quote in quotes:
         text = documents(doc_id)
         valid += bool(text is not None and quote in text)
-    return JudgedAnswer(question, answer.abstained, covered, len(quotes), valid,
-                        0 if answer.abstained else uncited_sentences(answer.text), answer.latency_ms, answer.text)
+    uncited = 0 if answer.abstained else uncited_sentences(answer.text)
+    return JudgedAnswer(question, answer.abstained, covered, len(quotes), valid, uncited, answer.latency_ms,
+                        answer.text)
 
 
 def answer_scores(judged: Sequence[JudgedAnswer]) -> dict[str, float]:
@@ -295,15 +302,21 @@ def answer_scores(judged: Sequence[JudgedAnswer]) -> dict[str, float]:
         "questions": len(judged),
         "evidence_coverage": sum(j.covered for j in answerable) / len(answerable) if answerable else 0.0,
         "citation_validity": sum(j.valid_citations for j in judged) / citations if citations else 1.0,
-        "abstained_unanswerable": sum(j.abstained for j in unanswerable) / len(unanswerable) if unanswerable else 1.0,
-        "answered_answerable": sum(not j.abstained for j in answerable) / len(answerable) if answerable else 1.0,
+        "abstained_unanswerable": _share([j.abstained for j in unanswerable], 1.0),
+        "answered_answerable": _share([not j.abstained for j in answerable], 1.0),
         "uncited_sentences": sum(j.uncited for j in judged),
         "latency_p50_ms": statistics.median(latencies),
         "latency_p95_ms": latencies[min(len(latencies) - 1, math.ceil(0.95 * len(latencies)) - 1)],
     }
 
 
+def _share(flags: Sequence[bool], empty: float) -> float:
+    """The share of ``flags`` that are true; ``empty`` when there are none."""
+    return sum(flags) / len(flags) if flags else empty
+
+
 def render_answers(judged: Sequence[JudgedAnswer]) -> str:
+
     """Answer metrics overall and per category, then the questions whose evidence the answer misses."""
     lines = ["answers (offline composer)",
              f"{'category':<14} {'n':>3} {'coverage':>9} {'validity':>9} {'answered':>9} {'abstained':>10} "

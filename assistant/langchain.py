@@ -35,7 +35,8 @@ class LevelUpRetriever(BaseRetriever):
     def from_settings(cls, settings: Settings | None = None, **kwargs: Any) -> LevelUpRetriever:
         return cls(assistant=Assistant(settings), **kwargs)
 
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+    def _get_relevant_documents(self, query: str, *,
+                                run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
         result = self.assistant.search(query, self.k, filters=self.filters)
         documents = []
         for hit in result.hits:

@@ -32,7 +32,8 @@ class Source:
     sha256: str | None = None  # of the file's bytes, when known
     mirror_path: str | None = None  # path inside a local mirror folder (LEVELUP_CORPUS_MIRROR)
     kind: str = "government"  # "government" (primary text) or "commentary" (third party)
-    relation: str = "related"  # "core" (the White Paper itself: named by "the levelling up white paper"), or "related"
+    # "core" (the White Paper itself: named by "the levelling up white paper"), or "related"
+    relation: str = "related"
     notes: str = ""
 
     @property
@@ -115,7 +116,7 @@ class Chunk:
     start: int
     end: int
     dup_group: str | None = None  # chunks of other documents saying the same thing share this id
-    topics: tuple[str, ...] = ()  # "missions", "funds", "devolution", ... for topic filters (see topics.TOPIC_RULES)
+    topics: tuple[str, ...] = ()  # "missions", "funds", "devolution", ... for filters (topics.TOPIC_RULES)
     # Where later pages begin inside ``text``: (offset in text, page number, page label). A quote is cut
     # at these, so each quote sits on one page and can be cited to it.
     page_breaks: tuple[tuple[int, int, str], ...] = ()
@@ -199,8 +200,9 @@ class Hit:
             "topics": list(c.topics),
             "score": round(self.score, 6),
             "reasons": list(self.reasons),
-            "also_in": [{"chunk_id": a.id, "doc_id": a.doc_id, "title": a.source.title, "page_start": a.page_start,
-                         "page_label": a.page_label, "section": a.section, "url": a.link, "text": a.text}
+            "also_in": [{"chunk_id": a.id, "doc_id": a.doc_id, "title": a.source.title,
+                         "page_start": a.page_start, "page_label": a.page_label, "section": a.section,
+                         "url": a.link, "text": a.text}
                         for a in self.also],
         }
 
@@ -365,12 +367,13 @@ class Query:
 
     text: str  # the question as the user meant it (validated, maybe rewritten from a follow-up)
     notes: tuple[str, ...] = ()
-    search_text: str = ""  # what is embedded and matched: ``text`` with corrections and unknown abbreviations spelt out
+    # what is embedded and matched: ``text`` with corrections and unknown abbreviations spelt out
+    search_text: str = ""
     related: tuple[str, ...] = ()  # words the glossary adds to the word search only (at a lower weight)
     tokens: tuple[str, ...] = ()  # ``text.tokenize`` of what is searched: the word search's query
     words: frozenset[str] = frozenset()  # the question's own words (folded, no pairs)
     parts: tuple[str, ...] = ()  # of a multi-part question ("... and what were their criticisms?")
-    ranking_parts: tuple[str, ...] = ()  # the parts of three words or more, each scored on its own when re-ranking
+    ranking_parts: tuple[str, ...] = ()  # the parts of three words or more: each scored alone, re-ranking
     named: frozenset[str] = frozenset()  # ids of the documents the question names ("the Green Book")
     name_free_tokens: frozenset[str] = frozenset()  # with ``named``: the tokens left once their names are out
     beside_names: tuple[str, ...] = ()  # with ``named``: what is asked of them, per ranking text, names out
@@ -430,8 +433,8 @@ class Citation:
         """Cite ``chunk.text[start:end]``, with the page that quote is on."""
         number, label = chunk.page_at(start)
         return cls(n=n, quote=chunk.text[start:end], chunk_id=chunk.id, doc_id=chunk.doc_id,
-                   title=chunk.source.title, publisher=chunk.source.publisher, published=chunk.source.published,
-                   licence=chunk.source.licence, section=chunk.section,
+                   title=chunk.source.title, publisher=chunk.source.publisher,
+                   published=chunk.source.published, licence=chunk.source.licence, section=chunk.section,
                    page=label or (str(number) if number else None), url=chunk.link_at(start))
 
     def to_dict(self) -> dict[str, Any]:
@@ -462,10 +465,10 @@ class Answer:
 
     def to_dict(self, trace: bool = False) -> dict[str, Any]:
         data: dict[str, Any] = {
-            "question": self.question, "answer": self.text, "abstained": self.abstained, "reason": self.reason,
-            "kind": self.kind, "citations": [c.to_dict() for c in self.citations], "more": list(self.more),
-            "related": [h.to_dict() for h in self.related], "notes": list(self.notes),
-            "next_steps": list(self.next_steps),
+            "question": self.question, "answer": self.text, "abstained": self.abstained,
+            "reason": self.reason, "kind": self.kind, "citations": [c.to_dict() for c in self.citations],
+            "more": list(self.more), "related": [h.to_dict() for h in self.related],
+            "notes": list(self.notes), "next_steps": list(self.next_steps),
             "latency_ms": round(self.latency_ms, 1),
         }
         if trace:

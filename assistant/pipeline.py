@@ -73,7 +73,7 @@ class Assistant:
         self.store = Store(self.settings)
         self.composer = composer or ExtractiveComposer(self.settings)
         self._serving: _Serving | None = None
-        self._gazetteer: Gazetteer | None | bool = False  # False: not looked for yet
+        self._gazetteer: Gazetteer | bool | None = False  # False: not looked for yet
         self._lock = threading.Lock()
 
     # -- what is loaded -------------------------------------------------------------------
@@ -106,7 +106,8 @@ class Assistant:
                 self._gazetteer = None
         return self._gazetteer or None
 
-    def ingest(self, paths: Sequence[Path] | None = None, *, progress: bool = True, prune: bool = False) -> IngestReport:
+    def ingest(self, paths: Sequence[Path] | None = None, *, progress: bool = True,
+               prune: bool = False) -> IngestReport:
         return ingest(paths, settings=self.settings, embedder=self.embedder, progress=progress, prune=prune)
 
     def status(self) -> IndexInfo:
@@ -170,14 +171,15 @@ class Assistant:
         answer = self._answer(question, history, filters, place)
         return replace(answer, latency_ms=(time.perf_counter() - started) * 1000)
 
-    def _answer(self, question: object, history: Sequence[str], filters: Filters, place: str | None) -> Answer:
+    def _answer(self, question: object, history: Sequence[str], filters: Filters,
+                place: str | None) -> Answer:
         fixed = route(question.strip(), self.settings) if isinstance(question, str) else None
         if fixed is not None and fixed.reason in _PRIVATE:  # refused before anything else reads it
             return Answer(question="", text=fixed.reply, abstained=True, reason=fixed.reason, kind=fixed.kind)
         prepared = prepare_query(question, self.settings)  # not text, empty or symbols only: QueryError
         if fixed is not None:
-            return Answer(question=str(question).strip(), text=fixed.reply, abstained=True, reason=fixed.reason,
-                          kind=fixed.kind)
+            return Answer(question=str(question).strip(), text=fixed.reply, abstained=True,
+                          reason=fixed.reason, kind=fixed.kind)
         query = self._understood(standalone(prepared, history), place, MODES[DEFAULT_MODE])
         index = self.index()
         vectors = self._embed(query.texts())
@@ -185,8 +187,10 @@ class Assistant:
         # other rendering beside it.
         config = replace(MODES[DEFAULT_MODE], collapse=False)
         hits = search(index, query, vectors[0], PASSAGES * 2, filters, config)
-        local = self._local_hits(query.place, hits, filters, config) if query.place.found and query.about_place \
-            else []
+        local = []
+        if query.place.found and query.about_place:
+            local = self._local_hits(query.place, hits, filters, config)
+
         hits = _with_place_reasons([*hits, *local], query.place)
         decision = gate.screen(query, hits, index, vectors[0], self.settings, self.gazetteer())
         if decision is None:

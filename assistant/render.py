@@ -22,8 +22,8 @@ def describe_ingest(report: IngestReport) -> list[str]:
             f"{report.embedded} embedded, {report.reused} reused, in {report.seconds:.1f} s{rate}."
         )
     elif report.unchanged and not done:
-        lines.append(f"Index up to date: {len(report.unchanged)} document(s) unchanged, {report.passages} passages, "
-                     f"nothing re-embedded ({report.seconds:.2f} s).")
+        lines.append(f"Index up to date: {len(report.unchanged)} document(s) unchanged, "
+                     f"{report.passages} passages, nothing re-embedded ({report.seconds:.2f} s).")
     elif report.failed:
         lines.append("Nothing was indexed in this run; the previous index (if any) is still serving.")
     return lines
@@ -44,7 +44,8 @@ def _where(c: Chunk) -> str:
     """ "Title, p. 4" or "Title, p. 4-5"."""
     page = ""
     if c.page_start:
-        page = f", p. {c.page_label or c.page_start}" + (f"-{c.page_end}" if c.page_end and c.page_end != c.page_start else "")
+        page = f", p. {c.page_label or c.page_start}" + (
+            f"-{c.page_end}" if c.page_end and c.page_end != c.page_start else "")
     return f"{c.source.title}{page}"
 
 
@@ -55,7 +56,8 @@ def render_answer(answer: Answer) -> str:
     if answer.citations:
         lines.append("Sources")
         for c in answer.citations:
-            where = ", ".join(x for x in (f"§ {c.section}" if c.section else "", f"p. {c.page}" if c.page else "") if x)
+            where = ", ".join(x for x in (f"§ {c.section}" if c.section else "",
+                                          f"p. {c.page}" if c.page else "") if x)
             lines.append(f"[{c.n}] {c.title} ({c.publisher}, {c.published}){' - ' + where if where else ''}")
             lines.append(textwrap.fill(f"\u201c{readable(c.quote)}\u201d", width=100,
                                        initial_indent="    ", subsequent_indent="    "))

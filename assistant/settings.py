@@ -45,7 +45,7 @@ class Settings(BaseSettings):
         frozen=True,
     )
 
-    # --- sources (sources.py) ---------------------------------------------------------
+    # --- sources (ingest/sources.py) --------------------------------------------------
     corpus_dir: Path = Field(
         Path("corpus"),
         description="Folder holding manifest.json; fetched documents go to its documents/ subfolder.",
@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     )
     fetch_timeout: float = Field(60.0, description="Seconds to wait for a download to make progress.")
 
-    # --- chunking (chunk.py) ------------------------------------------------------------
+    # --- chunking (ingest/chunk.py) -----------------------------------------------------
     chunk_tokens: int = Field(
         230,
         ge=32,
@@ -79,40 +79,48 @@ class Settings(BaseSettings):
     embedding_batch_size: int = Field(32, ge=1)
     embedding_device: str = Field("cpu", description="torch device; these machines have no GPU.")
 
-    # --- index (store.py, index.py) -----------------------------------------------------
+    # --- index (index/store.py, ingest/build.py) ----------------------------------------
     index_dir: Path = Field(Path("index"), description="Where the embedded Chroma index lives.")
     chroma_url: str | None = Field(
         None,
         description="http://host:port of a Chroma server. Unset: an embedded PersistentClient in index_dir.",
     )
-    collection_prefix: str = Field("levelup", description="Prefix of the Chroma collections this project owns.")
+    collection_prefix: str = Field(
+        "levelup", description="Prefix of the Chroma collections this project owns."
+    )
     keep_generations: int = Field(
-        2, ge=1, description="Published index generations kept on disk (the newest serves; older ones are spares)."
+        2, ge=1,
+        description="Published index generations kept on disk (the newest serves; older ones are spares).",
     )
 
-    # --- search (retrieve.py) -----------------------------------------------------------
-    search_k: int = Field(10, ge=1, le=100, description="Passages returned by a search when --k is not given.")
+    # --- search (retrieval/) ------------------------------------------------------------
+    search_k: int = Field(
+        10, ge=1, le=100, description="Passages returned by a search when --k is not given."
+    )
     max_query_chars: int = Field(
-        2000, ge=16, description="Longer searches are cut to this many characters (with a note) before embedding."
+        2000, ge=16,
+        description="Longer searches are cut to this many characters (with a note) before embedding.",
     )
 
-    # --- answers (answer.py, guard.py) --------------------------------------------------
+    # --- answers (answers/) -------------------------------------------------------------
     off_topic_below: float = Field(
-        0.31, description="A question whose closest passage is less similar than this is off-topic (the weather, "
-        "recipes): it gets a short fixed reply. Calibrated on the dev set (lowest on-topic: 0.33) and off-topic "
-        "examples in tests/test_answer.py.",
+        0.31, description="A question whose closest passage is less similar than this is off-topic (the "
+        "weather, recipes): it gets a short fixed reply. Calibrated on the dev set (lowest on-topic: 0.33) "
+        "and off-topic examples in tests/test_answer.py.",
     )
     off_topic_centroid: float = Field(
-        0.16, description="...or, when its closest passage is under 0.40, whose similarity to the documents as a "
-        "whole is under this (lowest on-topic dev question: 0.15; highest off-topic example: 0.159).",
+        0.16, description="...or, when its closest passage is under 0.40, whose similarity to the documents "
+        "as a whole is under this (lowest on-topic dev question: 0.15; highest off-topic example: 0.159).",
     )
     max_question_chars: int = Field(
         300, ge=16, description="Longer questions to `ask` get a message asking for the question itself."
     )
-    answer_words: int = Field(120, ge=20, description="Aim for answers this short; further sentences go to 'more'.")
+    answer_words: int = Field(
+        120, ge=20, description="Aim for answers this short; further sentences go to 'more'."
+    )
     abstain_below: float = Field(
-        0.34, ge=0, le=1, description="Best sentence score under which the assistant says the documents don't "
-        "answer (calibrated on the dev set's answerable and unanswerable questions).",
+        0.34, ge=0, le=1, description="Best sentence score under which the assistant says the documents "
+        "don't answer (calibrated on the dev set's answerable and unanswerable questions).",
     )
 
     @field_validator("chroma_url")

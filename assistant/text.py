@@ -12,6 +12,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
+from itertools import pairwise
 
 # --- sentences and quotable units --------------------------------------------------------
 
@@ -32,7 +33,8 @@ def split_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
     for match in _SENTENCE_GAP.finditer(text):
         before = text[start:match.start()]
         word = re.search(r"(\S+)\.$", before)
-        if word and (word.group(1).lower().rstrip(".") in _ABBREVIATIONS or re.fullmatch(r"[A-Z]", word.group(1))):
+        if word and (word.group(1).lower().rstrip(".") in _ABBREVIATIONS
+                     or re.fullmatch(r"[A-Z]", word.group(1))):
             continue
         spans.append((offset + start, offset + match.start() + len(match.group(1))))
         start = match.end()
@@ -49,7 +51,8 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def sentence_units(text: str, breaks: Sequence[int] = (), headings: Sequence[str] = ()) -> list[tuple[int, int]]:
+def sentence_units(text: str, breaks: Sequence[int] = (),
+                   headings: Sequence[str] = ()) -> list[tuple[int, int]]:
     """The quotable units of a passage: sentences and list items, as (start, end) offsets.
 
     Units never run across a page break (``breaks``), so every quote can be cited to its page, and
@@ -66,7 +69,7 @@ def sentence_units(text: str, breaks: Sequence[int] = (), headings: Sequence[str
         for start, end in split_sentences(paragraph.group(0), paragraph.start()):
             cuts = [start] + [start + m.end() for m in _INLINE_BULLET.finditer(text[start:end])] + [end]
             cuts = sorted(set(cuts) | {b for b in breaks if start < b < end})  # a quote stays on one page
-            units.extend(_trim(text, a, b) for a, b in zip(cuts, cuts[1:]) if text[a:b].strip())
+            units.extend(_trim(text, a, b) for a, b in pairwise(cuts) if text[a:b].strip())
     titles = {" ".join(h.split()) for h in headings}
 
     def item(span: tuple[int, int]) -> bool:
@@ -108,12 +111,13 @@ def squash(text: str) -> str:
 # --- words -------------------------------------------------------------------------------
 
 STOPWORDS = frozenset("""
-a about above after again against all am an and any are as at be because been before being below between both
-but by can could did do does doing down during each few for from further had has have having he her here hers
-him his how i if in into is it its itself just me more most my no nor not now of off on once only or other our
-ours out over own same she should so some such than that the their theirs them then there these they this those
-through to too under until up very was we were what when where which while who whom why will with would you your
-yours s t don isn aren wasn weren hasn haven doesn didn whats thats etc also any anything there's we're i'm
+a about above after again against all am an and any are as at be because been before being below between
+both but by can could did do does doing down during each few for from further had has have having he her
+here hers him his how i if in into is it its itself just me more most my no nor not now of off on once only
+or other our ours out over own same she should so some such than that the their theirs them then there these
+they this those through to too under until up very was we were what when where which while who whom why will
+with would you your yours s t don isn aren wasn weren hasn haven doesn didn whats thats etc also any
+anything there's we're i'm
 """.split())
 
 #: Stored with each word index: an index built by an older tokenizer is rebuilt when opened.
@@ -182,7 +186,8 @@ def join_names(names: Sequence[str], conjunction: str = "and") -> str:
 # --- what states nothing -----------------------------------------------------------------
 
 _CONTENTS_ENTRY = re.compile(r"[A-Za-z?)] \d{1,3}(?=\s+[A-Z0-9]|\s*$)")
-_CAPTION = re.compile(r"(?:Source|Sources|Figure|Table|Chart|Photo(?:graph)?|Image|Credit)\b\s*\d*[.:]?\s", re.I)
+_CAPTION = re.compile(r"(?:Source|Sources|Figure|Table|Chart|Photo(?:graph)?|Image|Credit)\b\s*\d*[.:]?\s",
+                      re.I)
 
 
 def looks_like_contents(text: str) -> bool:
@@ -203,10 +208,10 @@ def is_filler(sentence: str, tokens: frozenset[str], title: str) -> bool:
 
 # --- counted lists: "five pillars", "Second, ...", "• ..." -------------------------------
 
-NUMBER_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
-                "twelve"]
-ORDINALS = ["zeroth", "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth",
-            "eleventh", "twelfth"]
+NUMBER_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+                "eleven", "twelve"]
+ORDINALS = ["zeroth", "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth",
+            "tenth", "eleventh", "twelfth"]
 #: "5" or "five" .. "twelve", as a regex alternative.
 COUNT = r"\d{1,2}|" + "|".join(NUMBER_WORDS[2:])
 _ORDINAL = "|".join([*(w.capitalize() for w in ORDINALS[1:]), "Finally", "Lastly"])
@@ -231,8 +236,8 @@ def number_value(word: str) -> int:
 def count_pattern(value: int, noun: str) -> re.Pattern[str]:
     """ "6 stages" or "six stages" (up to three words between: "five mutually reinforcing pillars")."""
     forms = sorted({str(value), NUMBER_WORDS[value] if value < len(NUMBER_WORDS) else str(value)})
-    return re.compile(rf"\b(?:{'|'.join(forms)})\s+(?:[\w\u2018\u2019'-]+\s+){{0,3}}[\u2018\u2019']?{re.escape(noun)}",
-                      re.I)
+    return re.compile(rf"\b(?:{'|'.join(forms)})\s+(?:[\w\u2018\u2019'-]+\s+){{0,3}}"
+                      rf"[\u2018\u2019']?{re.escape(noun)}", re.I)
 
 
 def last_ordinal(count: int) -> str:

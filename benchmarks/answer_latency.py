@@ -20,7 +20,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
-from assistant.pipeline import Assistant  # noqa: E402
+from assistant.pipeline import Assistant
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -31,12 +31,13 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--questions", type=Path, default=REPO.parent / "shared" / "eval" / "dev.jsonl")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    questions = [json.loads(line)["question"] for line in args.questions.read_text(encoding="utf-8").splitlines()
-                 if line.strip()]
+    questions = [json.loads(line)["question"]
+                 for line in args.questions.read_text(encoding="utf-8").splitlines() if line.strip()]
     assistant = Assistant()
     started = time.perf_counter()
     assistant.ask("warm up: load the model, the index, the sentence vectors and the place lookups")

@@ -21,17 +21,18 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
-from assistant.embed import get_embedder  # noqa: E402
-from assistant.ingest import ingest  # noqa: E402
-from assistant.settings import Settings  # noqa: E402
-from assistant.ingest.sources import fetch  # noqa: E402
-from assistant.index.store import Store  # noqa: E402
+from assistant.embed import get_embedder
+from assistant.index.store import Store
+from assistant.ingest import ingest
+from assistant.ingest.sources import fetch
+from assistant.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mirror", type=Path, default=REPO.parent / "shared" / "corpus")
     args = parser.parse_args()
 
@@ -65,8 +66,8 @@ def main() -> None:
     print(f"  read+chunk      {cold.read_seconds:6.2f} s CPU (in a thread beside the model)")
     print(f"  embed           {cold.embed_seconds:6.2f} s (slowed by the reader: both cores are busy)")
     print(f"  write           {cold.write_seconds:6.2f} s (in a thread beside the model)")
-    print(f"raw model         {raw:6.2f} s  for the same {len(chunks)} passages and {len(texts) - len(chunks)} "
-          f"sentences, same run")
+    print(f"raw model         {raw:6.2f} s  for the same {len(chunks)} passages and "
+          f"{len(texts) - len(chunks)} sentences, same run")
     print(f"overhead          {overhead:6.2f} s  = {100 * overhead / raw:4.1f}% of raw embedding time "
           f"(target < 10%; ingest wall time minus the raw model time)")
     print(f"no-change ingest  {unchanged:6.3f} s  ({warm.embedded} passages re-embedded)")

@@ -74,27 +74,26 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     executable = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
     port = _free_port()
     data = tmp_path_factory.mktemp("chroma-server")
-    log = open(data / "server.log", "wb")
-    process = subprocess.Popen([executable, "run", "--path", str(data / "db"), "--host", "127.0.0.1",
-                                "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
+    with open(data / "server.log", "wb") as log:
+        process = subprocess.Popen([executable, "run", "--path", str(data / "db"), "--host", "127.0.0.1",
+                                    "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1).read()
+                break
+            except OSError as error:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    process.kill()
+                    raise RuntimeError(f"chroma run did not start; see {data / 'server.log'}") from error
+                time.sleep(0.2)
+        yield url
+        process.terminate()
         try:
-            urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1).read()
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError(f"chroma run did not start; see {data / 'server.log'}")
-            time.sleep(0.2)
-    yield url
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 @pytest.fixture(params=["embedded", "server"])
@@ -139,4 +138,4 @@ def pdf(tmp_path: Path) -> Callable[..., Path]:
     return build
 
 
-__all__ = ["PdfPage", "REPO", "SHARED"]
+__all__ = ["REPO", "SHARED", "PdfPage"]

@@ -29,7 +29,8 @@ def make_pdf(path: Path, pages: list[PdfPage], *, header: str | None = HEADER, f
     if user_password is not None or owner_password is not None:
         from reportlab.lib.pdfencrypt import StandardEncryption
 
-        encrypt = StandardEncryption(user_password or "", ownerPassword=owner_password or "owner", strength=128)
+        encrypt = StandardEncryption(user_password or "", ownerPassword=owner_password or "owner",
+                                     strength=128)
     pdf = canvas.Canvas(str(path), pagesize=A4, encrypt=encrypt, invariant=True)
     pdf.setTitle(path.stem)
     width, height = A4
@@ -83,7 +84,8 @@ def make_pdf(path: Path, pages: list[PdfPage], *, header: str | None = HEADER, f
 
 
 def policy_paper_pages() -> list[PdfPage]:
-    """A four-page policy paper: two chapters, sections, a hyphenated word, a table, a page-spanning sentence."""
+    """A four-page policy paper: two chapters, sections, a hyphenated word, a table, a page-spanning
+    sentence."""
     return [
         PdfPage([
             ("h1", "1 Introduction"),

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from assistant.answers.guard import personal_data
 from assistant.cli import cli
 from assistant.errors import IndexNotFoundError, QueryError
 from assistant.evaluate import normalise, uncited_sentences
-from assistant.answers.guard import personal_data
 from assistant.ingest import ingest
 from assistant.ingest.load import extracted_text
 from assistant.models import Answer
@@ -39,7 +39,8 @@ QUESTIONS = [
     "who chairs the new skills and productivity board?",
     "what are the 5 pillars of the new levelling up policy regime?",
     "I work for a county council with no mayor - can we still get a devolution deal?",
-    "how much capital funding for FE colleges does skills for jobs promise - now and over the next five years?",
+    "how much capital funding for FE colleges does skills for jobs promise - now and over the next five "
+    "years?",
     "we're a small business in Bolton - is there an innovation accelerator near us?",
     "what is the wellbeing mission?",  # its row label is "Well-" / "being" over two lines
 ]
@@ -54,14 +55,16 @@ def assert_faithful(answer: Answer, sources: dict[str, str]) -> None:
         if citation.kind == "gazetteer":  # a place fact: it cites the ONS lookup, and is said as it is quoted
             assert f"{citation.quote} [{citation.n}]" in answer.text
             continue
-        assert normalise(citation.quote) in sources[citation.doc_id], f"[{citation.n}] not verbatim in its document"
+        assert normalise(citation.quote) in sources[citation.doc_id], \
+            f"[{citation.n}] not verbatim in its document"
     quoted = " ".join(normalise(c.quote) for c in answer.citations)
     for number in re.findall(r"£?\d[\d,.]*\d|£?\d", answer.text.replace("[", " [")):
         if not re.fullmatch(r"\[?\d+\]?", number) or number in quoted:  # markers are not facts
             assert normalise(number) in quoted or re.fullmatch(r"\d+", number), number
     cited = {int(n) for n in re.findall(r"\[(\d+)\]", answer.text + " ".join(answer.more))}
     assert cited == {c.n for c in answer.citations}
-    said = [re.sub(r"\s*(\[\d+\])+$", "", line.lstrip("- ")) for line in [*answer.text.splitlines(), *answer.more]]
+    said = [re.sub(r"\s*(\[\d+\])+$", "", line.lstrip("- "))
+            for line in [*answer.text.splitlines(), *answer.more]]
     said = [s for s in said if s]
     assert len(said) == len(set(said)), "a sentence is said twice"
 
@@ -92,12 +95,14 @@ def test_a_list_question_gets_a_list_with_each_item_cited(assistant: Assistant) 
     assert answer.kind == "list" and len(items) >= 5 and all(i.startswith("- ") and "[" in i for i in items)
     assert any("First," in i for i in items) and any("Second," in i for i in items)
     # The pillars run on past the missions table and its footnotes; the list is the five of them, in order.
-    ordinals = [re.match(r"- (\w+),", i).group(1) for i in items if re.match(r"- (First|Second|Third|Fourth|Fifth),", i)]
+    ordinals = [re.match(r"- (\w+),", i).group(1) for i in items
+                if re.match(r"- (First|Second|Third|Fourth|Fifth),", i)]
     assert ordinals == ["First", "Second", "Third", "Fourth", "Fifth"]
     assert not any(i.startswith("- (1)") for i in items)
 
 
-def test_a_list_introduced_by_a_colon_is_given_item_by_item(settings: Settings, embedder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_list_introduced_by_a_colon_is_given_item_by_item(settings: Settings, embedder,  # type: ignore[no-untyped-def]
+                                                            tmp_path: Path) -> None:
     folder = tmp_path / "docs"
     folder.mkdir()
     (folder / "lock-guide.md").write_text(
@@ -115,8 +120,8 @@ def test_a_list_introduced_by_a_colon_is_given_item_by_item(settings: Settings, 
 
 
 def test_a_multi_part_question_is_answered_part_by_part(assistant: Assistant) -> None:
-    answer = assistant.ask("how much capital funding for FE colleges does skills for jobs promise - now and over "
-                           "the next five years?")
+    answer = assistant.ask("how much capital funding for FE colleges does skills for jobs promise - now and "
+                           "over the next five years?")
     quotes = " ".join(c.quote for c in answer.citations)
     assert "£1.3 billion" in quotes and "£200 million in 2020-21" in quotes
 
@@ -125,7 +130,8 @@ def test_a_second_rendering_of_the_same_sentence_is_cited_beside_it(assistant: A
     answer = assistant.ask("how many extra police officers were promised by 2023")
     assert answer.text.startswith("20,000 more police officers on our streets by 2023")
     docs = {c.doc_id for c in answer.citations if "20,000 more police" in c.quote}
-    assert docs == {"levelling-up-executive-summary-govuk-print", "levelling-up-executive-summary-pdf-extract"}
+    assert docs == {"levelling-up-executive-summary-govuk-print",
+                    "levelling-up-executive-summary-pdf-extract"}
 
 
 @pytest.mark.parametrize("question", [
@@ -163,15 +169,17 @@ def test_questions_that_are_not_for_the_documents_get_a_short_fixed_reply(
     assert not answer.citations and not answer.trace  # nothing was retrieved
 
 
-def test_personal_data_is_neither_kept_nor_logged(assistant: Assistant, caplog: pytest.LogCaptureFixture) -> None:
+def test_personal_data_is_neither_kept_nor_logged(assistant: Assistant,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     answer = assistant.ask("I'm jo.bloggs@example.com in Wigan - what applies to us?")
     assert answer.question == "" and "jo.bloggs" not in json.dumps(answer.to_dict())
     assert "jo.bloggs" not in caplog.text
 
 
-@pytest.mark.parametrize("text", ["£2.6 billion by 2030", "call 0800 in the 2020s", "1.3 billion over 5 years",
-                                  "SR21 and CP 338", "20,000 more police officers"])
+@pytest.mark.parametrize("text", ["£2.6 billion by 2030", "call 0800 in the 2020s",
+                                  "1.3 billion over 5 years", "SR21 and CP 338",
+                                  "20,000 more police officers"])
 def test_amounts_and_dates_are_not_mistaken_for_personal_data(text: str) -> None:
     assert personal_data(text) is None
 
@@ -188,7 +196,8 @@ def test_a_follow_up_is_answered_in_the_light_of_the_conversation(assistant: Ass
     assert any(note.startswith("Read the follow-up as") for note in answer.notes)
 
 
-def test_instructions_inside_a_document_are_quoted_not_obeyed(settings: Settings, embedder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_instructions_inside_a_document_are_quoted_not_obeyed(settings: Settings, embedder,  # type: ignore[no-untyped-def]
+                                                              tmp_path: Path) -> None:
     folder = tmp_path / "docs"
     folder.mkdir()
     (folder / "harbour.md").write_text(
@@ -243,14 +252,16 @@ def env_for(settings: Settings) -> dict[str, str]:
 
 
 def test_ask_prints_the_answer_and_its_sources(corpus_settings: Settings) -> None:
-    result = CliRunner().invoke(cli, ["ask", "how much is the UKSPF worth in total?"], env=env_for(corpus_settings))
+    result = CliRunner().invoke(cli, ["ask", "how much is the UKSPF worth in total?"],
+                                env=env_for(corpus_settings))
     assert result.exit_code == 0
     assert "£2.6 billion UK Shared Prosperity Fund" in result.output and "\nSources\n[1] " in result.output
     assert "Licence: Open Government Licence v3.0" in result.output and "§ " in result.output
 
 
 def test_ask_shows_the_closest_passages_when_it_abstains(corpus_settings: Settings) -> None:
-    result = CliRunner().invoke(cli, ["ask", "whats the current corporation tax rate?"], env=env_for(corpus_settings))
+    result = CliRunner().invoke(cli, ["ask", "whats the current corporation tax rate?"],
+                                env=env_for(corpus_settings))
     assert "The documents I have don't" in result.output and "\nMay be related\n" in result.output
 
 
@@ -258,18 +269,21 @@ def test_ask_batch_writes_one_json_line_per_question(corpus_settings: Settings, 
     questions = tmp_path / "q.jsonl"
     questions.write_text('{"id": "a", "question": "HLE target for 2035?"}\n{"id": "b", "question": ""}\n'
                          '{"id": "c", "question": "hello"}\n', encoding="utf-8")
-    result = CliRunner().invoke(cli, ["ask", "--batch", str(questions), "--json"], env=env_for(corpus_settings))
+    result = CliRunner().invoke(cli, ["ask", "--batch", str(questions), "--json"],
+                                env=env_for(corpus_settings))
     lines = [json.loads(line) for line in result.output.splitlines()]
     assert [line["id"] for line in lines] == ["a", "b", "c"]
     first = lines[0]
     assert set(first) >= {"id", "answer", "abstained", "citations", "latency_ms"} and not first["abstained"]
-    assert set(first["citations"][0]) >= {"n", "chunk_id", "doc_id", "title", "page", "section", "quote", "url"}
+    assert set(first["citations"][0]) >= {"n", "chunk_id", "doc_id", "title", "page", "section", "quote",
+                                          "url"}
     assert lines[1]["abstained"] and "empty" in lines[1]["answer"]
     assert lines[2]["abstained"] and lines[2]["reason"] == "greeting"
 
 
 def test_ask_json_is_the_answer_object(corpus_settings: Settings) -> None:
-    result = CliRunner().invoke(cli, ["ask", "HLE target for 2035?", "--json", "--trace"], env=env_for(corpus_settings))
+    result = CliRunner().invoke(cli, ["ask", "HLE target for 2035?", "--json", "--trace"],
+                                env=env_for(corpus_settings))
     data = json.loads(result.output)
     assert data["kind"] == "answer" and data["citations"] and data["trace"]
     assert data["citations"][0]["licence"] and data["citations"][0]["publisher"]

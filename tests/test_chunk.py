@@ -9,10 +9,10 @@ import pytest
 
 from assistant.ingest.chunk import chunk_document
 from assistant.ingest.duplicates import link_near_duplicates
-from assistant.text import split_sentences
 from assistant.ingest.load import load_document
 from assistant.models import Chunk, Document, Source
 from assistant.settings import Settings
+from assistant.text import split_sentences
 
 from .pdfs import policy_paper_pages
 
@@ -24,7 +24,8 @@ def source(doc_id: str, file: str) -> Source:
 @pytest.fixture(scope="module")
 def shared_documents(shared: Path) -> list[Document]:
     corpus = shared / "corpus"
-    paths = sorted(corpus.glob("*.md")) + sorted(corpus.glob("*.txt")) + sorted((corpus / "pdf").glob("*.pdf"))
+    paths = (sorted(corpus.glob("*.md")) + sorted(corpus.glob("*.txt"))
+             + sorted((corpus / "pdf").glob("*.pdf")))
     return [load_document(p, source(p.stem, p.name)) for p in paths]
 
 
@@ -76,7 +77,8 @@ def test_passages_carry_section_and_pages(pdf, embedder) -> None:  # type: ignor
     document = load_document(pdf("policy.pdf", policy_paper_pages()), source("policy", "policy.pdf"))
     chunks = chunk_document(document, embedder.count_tokens, Settings(chunk_tokens=40))
     by_phrase = {phrase: next(c for c in chunks if phrase in c.text) for phrase in
-                 ["fewer than 250", "Harbour Fund £4 million", "every applicant must meet", "raised productivity"]}
+                 ["fewer than 250", "Harbour Fund £4 million", "every applicant must meet",
+                  "raised productivity"]}
     assert by_phrase["fewer than 250"].heading_path == ("1 Introduction", "1.1 Who can apply")
     assert by_phrase["Harbour Fund £4 million"].heading_path == ("1 Introduction", "1.2 Funding table")
     spanning = by_phrase["every applicant must meet"]
@@ -94,30 +96,36 @@ def test_a_heading_opens_the_passage_it_titles(pdf, embedder) -> None:  # type: 
 
 def test_passage_ids_are_stable_and_change_with_the_text(pdf, embedder) -> None:  # type: ignore[no-untyped-def]
     path = pdf("policy.pdf", policy_paper_pages())
-    first = chunk_document(load_document(path, source("policy", "policy.pdf")), embedder.count_tokens, Settings())
-    again = chunk_document(load_document(path, source("policy", "policy.pdf")), embedder.count_tokens, Settings())
+    first = chunk_document(load_document(path, source("policy", "policy.pdf")), embedder.count_tokens,
+                           Settings())
+    again = chunk_document(load_document(path, source("policy", "policy.pdf")), embedder.count_tokens,
+                           Settings())
     assert [c.id for c in first] == [c.id for c in again]
     assert len({c.id for c in first}) == len(first)
     assert all(c.id.startswith("policy:") for c in first)
     other = Settings(chunk_tokens=40)
     assert {c.digest for c in chunk_document(load_document(path, source("policy", "policy.pdf")),
-                                             embedder.count_tokens, other)}.isdisjoint({c.digest for c in first})
+                                             embedder.count_tokens, other)}.isdisjoint(
+        {c.digest for c in first})
 
 
 def test_the_two_renderings_of_the_executive_summary_are_linked_as_near_duplicates(shared_chunks) -> None:  # type: ignore[no-untyped-def]
     chunks = link_near_duplicates([c for chunks in shared_chunks.values() for c in chunks])
-    govuk = next(c for c in chunks if c.doc_id.endswith("govuk-print") and "55 new Education Investment Areas" in c.text)
+    govuk = next(c for c in chunks
+                 if c.doc_id.endswith("govuk-print") and "55 new Education Investment Areas" in c.text)
     pdf_edition = [c for c in chunks if c.doc_id.endswith("pdf-extract") and c.dup_group == govuk.dup_group]
     assert govuk.dup_group is not None and pdf_edition
     assert any("Education Investment Areas" in c.text for c in pdf_edition)
     # Unrelated documents are not swept in.
     assert not any(c.dup_group == govuk.dup_group for c in chunks if c.doc_id.startswith("dft-"))
     linked_docs = {c.doc_id for c in chunks if c.dup_group}
-    assert {"levelling-up-executive-summary-govuk-print", "levelling-up-executive-summary-pdf-extract"} <= linked_docs
+    assert {"levelling-up-executive-summary-govuk-print",
+            "levelling-up-executive-summary-pdf-extract"} <= linked_docs
 
 
 def test_sentences_are_not_split_after_abbreviations() -> None:
-    text = "Funding (e.g. the UKSPF) goes to places. St. Helens is one. Mr. J. Smith agreed. 2030 is the date."
+    text = ("Funding (e.g. the UKSPF) goes to places. St. Helens is one. Mr. J. Smith agreed. "
+            "2030 is the date.")
     sentences = [text[s:e] for s, e in split_sentences(text)]
     assert sentences == ["Funding (e.g. the UKSPF) goes to places.", "St. Helens is one.",
                          "Mr. J. Smith agreed.", "2030 is the date."]

@@ -76,7 +76,8 @@ def test_ingest_reports_what_it_did_and_a_rerun_embeds_nothing(settings: Setting
     assert "Indexed 2 document(s) (2 new, 0 changed, 0 unchanged, 0 removed)" in first.output
     second = run(settings, "ingest", "--no-progress", str(library))
     assert second.exit_code == 0
-    assert "Index up to date: 2 document(s) unchanged" in second.output and "nothing re-embedded" in second.output
+    assert "Index up to date: 2 document(s) unchanged" in second.output \
+        and "nothing re-embedded" in second.output
 
 
 def test_ingest_fails_with_one_line_per_bad_path(settings: Settings, library: Path, tmp_path: Path) -> None:
@@ -100,7 +101,8 @@ def test_status_lists_documents_and_model(indexed: Settings) -> None:
     result = run(indexed, "status")
     assert result.exit_code == 0
     assert "sentence-transformers/all-MiniLM-L6-v2" in result.output
-    assert "Documents  2," in result.output and "towns-programme" in result.output and "harbours" in result.output
+    assert "Documents  2," in result.output and "towns-programme" in result.output \
+        and "harbours" in result.output
 
 
 def test_status_before_any_ingest_says_to_ingest(settings: Settings) -> None:
@@ -119,7 +121,8 @@ def test_search_json_has_the_documented_fields(indexed: Settings) -> None:
     result = run(indexed, "search", "new quays for coastal towns", "--k", "2", "--json")
     payload = json.loads(result.output)
     first = payload["results"][0]
-    assert {"rank", "chunk_id", "doc_id", "title", "page_start", "page_end", "section", "text", "score"} <= set(first)
+    assert {"rank", "chunk_id", "doc_id", "title", "page_start", "page_end", "section", "text",
+            "score"} <= set(first)
     assert first["doc_id"] == "harbours" and first["rank"] == 1
 
 
@@ -150,9 +153,11 @@ def test_search_before_any_ingest_says_to_ingest(settings: Settings) -> None:
 
 
 def test_search_batch_over_the_dev_set(corpus_settings: Settings, shared: Path) -> None:
-    result = run(corpus_settings, "search", "--batch", str(shared / "eval" / "dev.jsonl"), "--k", "10", "--json")
+    result = run(corpus_settings, "search", "--batch", str(shared / "eval" / "dev.jsonl"), "--k", "10",
+                 "--json")
     assert result.exit_code == 0
     lines = [json.loads(line) for line in result.output.splitlines()]
-    assert len(lines) == sum(1 for _ in open(shared / "eval" / "dev.jsonl", encoding="utf-8"))
+    with open(shared / "eval" / "dev.jsonl", encoding="utf-8") as questions:
+        assert len(lines) == sum(1 for _ in questions)
     assert all(len(line["results"]) == 10 for line in lines)
     assert all(r["rank"] == i + 1 for line in lines for i, r in enumerate(line["results"]))

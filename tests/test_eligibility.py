@@ -75,7 +75,8 @@ def test_a_misspelt_place_gets_a_suggestion(assistant: Assistant) -> None:
     assert not answer.abstained or answer.reason != "not_covered" or "Wolverhamptn" not in answer.text
 
 
-@pytest.mark.parametrize("question", ["we're at BL1 1AA - what funding is there?", "M1 1AE", "is SW1A 2AA eligible?"])
+@pytest.mark.parametrize("question", ["we're at BL1 1AA - what funding is there?", "M1 1AE",
+                                      "is SW1A 2AA eligible?"])
 def test_a_postcode_is_not_supported_and_not_kept(assistant: Assistant, question: str) -> None:
     answer = assistant.ask(question)
     assert answer.reason == "postcode" and "Postcodes are not supported" in answer.text
@@ -99,7 +100,8 @@ def test_place_expansion_helps_eligibility_questions(assistant: Assistant, share
 
 
 def test_cli_place_option(corpus_settings: Settings) -> None:
-    env = {"LEVELUP_INDEX_DIR": str(corpus_settings.index_dir), "LEVELUP_CORPUS_DIR": str(corpus_settings.corpus_dir)}
+    env = {"LEVELUP_INDEX_DIR": str(corpus_settings.index_dir),
+           "LEVELUP_CORPUS_DIR": str(corpus_settings.corpus_dir)}
     result = CliRunner().invoke(cli, ["ask", "what funding could apply to us?", "--place", "Wigan"], env=env)
     assert result.exit_code == 0
     assert result.output.startswith("note: Wigan is in Greater Manchester, North West, England.")

@@ -20,10 +20,10 @@ import numpy as np
 import pytest
 
 from assistant.errors import IndexBusyError, IndexNotFoundError
+from assistant.index.store import Store
 from assistant.ingest import ingest, status
 from assistant.pipeline import Assistant
 from assistant.settings import Settings
-from assistant.index.store import Store
 
 from .pdfs import make_pdf, policy_paper_pages
 
@@ -61,7 +61,8 @@ def library(tmp_path: Path) -> Path:
     make_pdf(folder / "towns-programme.pdf", policy_paper_pages())
     (folder / "harbours.md").write_text(
         "# Harbour renewal\n\nThe Harbour Renewal Scheme gives coastal towns £30 million for new quays.\n\n"
-        "## Eligibility\n\nCouncils on the coast of Wales and Scotland may bid before March 2025.\n", encoding="utf-8")
+        "## Eligibility\n\nCouncils on the coast of Wales and Scotland may bid before March 2025.\n",
+        encoding="utf-8")
     (folder / "skills.txt").write_text(
         "Adult skills bootcamps\n\nBootcamps last up to 16 weeks and lead to a job interview.\n\n"
         "Employers pay a tenth of the cost when they are small firms.\n", encoding="utf-8")
@@ -69,15 +70,15 @@ def library(tmp_path: Path) -> Path:
 
 
 def test_lifecycle(store_settings: Settings, library: Path, counting: CountingEmbedder, subtests) -> None:  # type: ignore[no-untyped-def]
-    with subtests.test("nothing indexed yet"):
-        with pytest.raises(IndexNotFoundError, match="levelup ingest"):
-            status(store_settings)
+    with subtests.test("nothing indexed yet"), pytest.raises(IndexNotFoundError, match="levelup ingest"):
+        status(store_settings)
 
     with subtests.test("first ingest embeds every passage"):
         report = ingest([library], settings=store_settings, embedder=counting, progress=False)
         assert report.ok and sorted(report.added) == ["harbours", "skills", "towns-programme"]
         assert report.embedded == report.passages > 0
-        assert counting.embedded == report.embedded + report.sentences_embedded  # passages and their sentences
+        # passages and their sentences
+        assert counting.embedded == report.embedded + report.sentences_embedded
         info = status(store_settings)
         assert {d.id for d in info.documents} == {"harbours", "skills", "towns-programme"}
         assert info.passages == report.passages and info.model == store_settings.embedding_model
@@ -99,7 +100,8 @@ def test_lifecycle(store_settings: Settings, library: Path, counting: CountingEm
     before = {c.id: c for c, _ in Store(store_settings).open().iter_records()}
     with subtests.test("a changed document replaces exactly its own passages"):
         (library / "harbours.md").write_text(
-            "# Harbour renewal\n\nThe Harbour Renewal Scheme gives coastal towns £45 million for new quays.\n\n"
+            "# Harbour renewal\n\nThe Harbour Renewal Scheme gives coastal towns £45 million for new "
+            "quays.\n\n"
             "## Eligibility\n\nCouncils on the coast of Wales and Scotland may bid before March 2025.\n",
             encoding="utf-8")
         counting.embedded = 0
@@ -111,12 +113,14 @@ def test_lifecycle(store_settings: Settings, library: Path, counting: CountingEm
         assert sum("£45 million" in c.text for c in after.values()) == 1
         assert counting.embedded == changed.embedded + changed.sentences_embedded
         assert changed.embedded < changed.passages  # unchanged text reused its vectors
-        assert assistant.search("coastal towns quays funding", k=1).hits[0].chunk.text.count("£45 million") == 1
+        top = assistant.search("coastal towns quays funding", k=1).hits[0]
+        assert top.chunk.text.count("£45 million") == 1
 
     with subtests.test("a broken file is reported and its old passages stay"):
         (library / "skills.txt").write_bytes(b"")
         broken = ingest([library], settings=store_settings, embedder=counting, progress=False)
-        assert not broken.ok and any("skills.txt" in path and "empty" in reason for path, reason in broken.failed)
+        assert not broken.ok and any("skills.txt" in path and "empty" in reason
+                                     for path, reason in broken.failed)
         assert any(c.doc_id == "skills" for c, _ in Store(store_settings).open().iter_records())
 
     with subtests.test("prune removes documents not part of the run"):
@@ -131,9 +135,8 @@ def test_lifecycle(store_settings: Settings, library: Path, counting: CountingEm
 
 
 def test_a_second_ingest_refuses_while_one_is_running(settings: Settings, library: Path, embedder) -> None:  # type: ignore[no-untyped-def]
-    with Store(settings).lock():
-        with pytest.raises(IndexBusyError, match=r"Another ingest is running \(pid \d+"):
-            ingest([library], settings=settings, embedder=embedder, progress=False)
+    with Store(settings).lock(), pytest.raises(IndexBusyError, match=r"Another ingest is running \(pid \d+"):
+        ingest([library], settings=settings, embedder=embedder, progress=False)
 
 
 # --- interrupted ingests -------------------------------------------------------------
@@ -149,7 +152,8 @@ def _big_library(folder: Path) -> Path:
 
 
 def _levelup(settings: Settings, *args: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "LEVELUP_INDEX_DIR": str(settings.index_dir), "LEVELUP_CORPUS_DIR": str(settings.corpus_dir),
+    env = {**os.environ, "LEVELUP_INDEX_DIR": str(settings.index_dir),
+           "LEVELUP_CORPUS_DIR": str(settings.corpus_dir),
            "LEVELUP_COLLECTION_PREFIX": settings.collection_prefix}
     if settings.chroma_url:
         env["LEVELUP_CHROMA_URL"] = settings.chroma_url
@@ -157,7 +161,8 @@ def _levelup(settings: Settings, *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def _wait_for(process: subprocess.Popen[bytes], marker: bytes, timeout: float = 120) -> tuple[bytearray, threading.Thread]:
+def _wait_for(process: subprocess.Popen[bytes], marker: bytes,
+              timeout: float = 120) -> tuple[bytearray, threading.Thread]:
     """Read the process's stderr until ``marker`` shows (the progress bar of a stage).
 
     Returns the buffer, which keeps filling until the process ends, and its reader thread.
@@ -204,7 +209,8 @@ def test_an_interrupted_ingest_leaves_the_previous_index_serving(store_settings:
     report = ingest([tmp_path / "big"], settings=store_settings, embedder=embedder, progress=False)
     assert report.ok and report.added == ["programmes"]
     assert store.current_name() != serving
-    assert {d.id for d in status(store_settings).documents} == {"harbours", "skills", "towns-programme", "programmes"}
+    assert {d.id for d in status(store_settings).documents} == {"harbours", "skills", "towns-programme",
+                                                                "programmes"}
     assert len(store._generation_names()) <= store_settings.keep_generations
 
 
@@ -214,7 +220,8 @@ def test_a_generated_pdf_is_cited_with_page_and_section(settings: Settings, tmp_
     make_pdf(folder / "paper.pdf", policy_paper_pages())
     ingest([folder], settings=settings, embedder=embedder, progress=False)
     hit = Assistant(settings, embedder=embedder).search("Harbour Fund amount", k=1).hits[0].to_dict()
-    assert hit["doc_id"] == "paper" and hit["page_start"] == 2 and hit["section"] == "1 Introduction > 1.2 Funding table"
+    assert hit["doc_id"] == "paper" and hit["page_start"] == 2 \
+        and hit["section"] == "1 Introduction > 1.2 Funding table"
     assert "Harbour Fund £4 million 2024" in hit["text"]
 
 

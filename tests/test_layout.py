@@ -9,9 +9,9 @@ import pytest
 from pypdf import PdfReader
 
 from assistant.evaluate import normalise
-from assistant.text import readable
 from assistant.ingest.load import load_document
 from assistant.models import Document, Source
+from assistant.text import readable
 
 from .pdfs import FOOTER, HEADER, policy_paper_pages
 
@@ -121,7 +121,8 @@ def test_real_pdf_text_is_verbatim_page_by_page(shared: Path, relative: str) -> 
     assert len(document.pages) == len(raw_pages)
     for page in document.pages:
         cleaned = document.text[page.start:page.end]
-        assert is_raw_minus_whole_lines(cleaned, raw_pages[page.number - 1]), f"page {page.number} is not verbatim"
+        assert is_raw_minus_whole_lines(cleaned, raw_pages[page.number - 1]), \
+            f"page {page.number} is not verbatim"
 
 
 def test_real_pdf_headings_come_from_its_bookmarks(shared: Path) -> None:

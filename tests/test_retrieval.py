@@ -12,17 +12,15 @@ from assistant.cli import cli
 from assistant.errors import ConfigurationError, QueryError
 from assistant.evaluate import EvalQuestion, Scores, judge, normalise, read_questions, run
 from assistant.ingest import ingest
-from assistant.text import tokenize
-from assistant.text import ENUMERATOR
-from assistant.models import Chunk, Hit, Query, Source
+from assistant.models import Chunk, Filters, Hit, Query, Source
 from assistant.pipeline import Assistant
 from assistant.retrieval.follow_up import is_follow_up, standalone
 from assistant.retrieval.glossary import expand
+from assistant.retrieval.modes import MODES
 from assistant.retrieval.names import DocumentNames, asks_who_wrote
 from assistant.retrieval.query import question_parts
-from assistant.models import Filters
-from assistant.retrieval.modes import MODES
 from assistant.settings import Settings
+from assistant.text import ENUMERATOR, tokenize
 
 # --- the metric code, on hand-made cases -------------------------------------------------
 
@@ -32,11 +30,13 @@ def question(*evidence: str, category: str = "fact") -> EvalQuestion:
 
 
 def test_normalisation_follows_the_judging_rules() -> None:
-    assert normalise("  The\u00a0£2.6bn\n\nUK  Shared Pros\u00adperity ﬁnance ") == "the £2.6bn uk shared prosperity finance"
+    assert normalise("  The\u00a0£2.6bn\n\nUK  Shared Pros\u00adperity ﬁnance ") == \
+        "the £2.6bn uk shared prosperity finance"
 
 
 def test_a_span_counts_wherever_it_appears_after_normalisation() -> None:
-    judged = judge(question("£2.6 billion UK Shared"), ["nothing here", "The £2.6 BILLION\nUK shared prosperity"])
+    judged = judge(question("£2.6 billion UK Shared"),
+                   ["nothing here", "The £2.6 BILLION\nUK shared prosperity"])
     assert judged.span_ranks == (2,) and not judged.covered_at(1) and judged.covered_at(3)
     assert judged.reciprocal_rank == 0.5
 
@@ -67,12 +67,13 @@ def test_ndcg_never_exceeds_one_when_a_passage_holds_several_spans() -> None:
 
 
 def test_a_result_counts_the_renderings_it_returns_and_the_strict_reading_does_not() -> None:
-    source = Source(id="summary-pdf", title="Summary (PDF)", publisher="DLUHC", published="2022", licence="OGL",
-                    file="s.md")
+    source = Source(id="summary-pdf", title="Summary (PDF)", publisher="DLUHC", published="2022",
+                    licence="OGL", file="s.md")
     def chunk(text: str, doc: str) -> Chunk:
         return Chunk(id=f"{doc}:1", digest="d", doc_id=doc, source=source, text=text, heading_path=(),
                      page_start=1, page_end=1, page_label="1", start=0, end=len(text), dup_group="g")
-    page, pdf = chunk("a £150 million Community Ownership Fund", "page"), chunk("a £150m Community Ownership Fund", "pdf")
+    page, pdf = (chunk("a £150 million Community Ownership Fund", "page"),
+                 chunk("a £150m Community Ownership Fund", "pdf"))
     result = run([question("a £150m Community Ownership Fund")], lambda q: [Hit(page, 1.0, 1, also=(pdf,))])
     assert result.overall.recall[1] == 1.0
     assert Scores.of(result.first_rendering).recall[10] == 0.0
@@ -102,8 +103,9 @@ def test_word_forms_and_lost_ligatures_fold_to_one_token(one: str, other: str) -
 
 
 @pytest.mark.parametrize("line, item", [
-    ("• The strategic case", True), ("- a bullet", True), ("(a) a lettered item", True), ("2. a numbered item", True),
-    ("Second, central government ...", True), ("£2.5 billion for towns", False), ("2.5 million people", False),
+    ("• The strategic case", True), ("- a bullet", True), ("(a) a lettered item", True),
+    ("2. a numbered item", True), ("Second, central government ...", True),
+    ("£2.5 billion for towns", False), ("2.5 million people", False),
     ("No. 10 said", False), ("St. Helens council", False), ("Secondary schools", False),
 ])
 def test_list_items_are_recognised_by_their_opening(line: str, item: bool) -> None:
@@ -151,7 +153,8 @@ def test_real_words_and_names_are_not_corrected(text: str) -> None:
     ("and what about skills?", ["What does the paper promise on housing?"],
      "What does the paper promise on skills?"),
     ("what about the LUF?", ["How much is the UKSPF worth?"], "How much is the LUF worth?"),
-    ("who chairs it?", ["What is the Skills and Productivity Board?"], "Who chairs Skills and Productivity Board?"),
+    ("who chairs it?", ["What is the Skills and Productivity Board?"],
+     "Who chairs Skills and Productivity Board?"),
 ])
 def test_a_follow_up_is_rewritten_to_stand_alone(follow_up: str, history: list[str], expected: str) -> None:
     rewritten = standalone(Query(follow_up), history)
@@ -195,15 +198,15 @@ def test_the_white_paper_is_named_by_what_people_call_it_and_commentary_on_it_by
 # --- lists that run on over several passages -------------------------------------------------
 
 def _paragraph(opening: str, topic: str) -> str:
-    filler = " ".join(f"{topic} work in year {n} covers survey, design, consultation and delivery in stage {n}."
-                      for n in range(1, 11))
+    filler = " ".join(f"{topic} work in year {n} covers survey, design, consultation and delivery "
+                      f"in stage {n}." for n in range(1, 11))
     return f"{opening} {filler}"
 
 
 CANAL_PLAN = "\n\n".join([
     "# The canal plan",
-    _paragraph("The canal plan rests on four pillars. First, the trust will dredge every lock on the network.",
-               "Dredging"),
+    _paragraph("The canal plan rests on four pillars. First, the trust will dredge every lock on "
+               "the network.", "Dredging"),
     "## Spending by year",
     _paragraph("Spending rises from £2 million in 2025 to £9 million in 2029.", "Budget"),
     _paragraph("Second, towpaths will be resurfaced so that cyclists and walkers can share them.", "Towpath"),
@@ -225,9 +228,12 @@ def test_the_rest_of_a_counted_list_follows_the_passage_that_announces_it(settin
     first = next(i for i, h in enumerate(hits) if "rests on four pillars" in h.chunk.text)
     following = [h.chunk.text.split(".")[0] for h in hits[first + 1:first + 4]]
     assert following == ["Second, towpaths will be resurfaced so that cyclists and walkers can share them",
-                         "Third, boat licences will move online", "Fourth, volunteers will adopt a mile of bank each"]
-    assert all(f"continues the list announced in #{first + 1}" in h.reasons for h in hits[first + 1:first + 4])
-    assert not any("Spending rises" in h.chunk.text for h in hits[first + 1:first + 4])  # the table is stepped over
+                         "Third, boat licences will move online",
+                         "Fourth, volunteers will adopt a mile of bank each"]
+    assert all(f"continues the list announced in #{first + 1}" in h.reasons
+               for h in hits[first + 1:first + 4])
+    # the table is stepped over
+    assert not any("Spending rises" in h.chunk.text for h in hits[first + 1:first + 4])
     # Without a count in the question there is no list to follow.
     plain = assistant.search("what does the canal plan say about towpaths?", k=5).hits
     assert not any(r.startswith("continues the list") for h in plain for r in h.reasons)
@@ -238,9 +244,11 @@ def test_the_rest_of_a_counted_list_follows_the_passage_that_announces_it(settin
 def test_a_document_name_is_taken_out_of_the_word_search_but_not_from_questions_about_authorship() -> None:
     names = DocumentNames([Source(id="green", title="The Green Book: UK Government Guidance on Appraisal",
                                   publisher="HM Treasury", published="2026", licence="OGL", file="g.md")])
-    assert names.without_names("in a Green  Book appraisal can I count jobs?") == "in a appraisal can I count jobs?"
+    assert names.without_names("in a Green  Book appraisal can I count jobs?") == \
+        "in a appraisal can I count jobs?"
     # re-ranking also drops the title's own words beside the name ("Guidance on Appraisal"), not elsewhere
-    assert names.without_names("in a Green Book appraisal can I count jobs?", title_words=True) == "in a can I count jobs?"
+    assert names.without_names("in a Green Book appraisal can I count jobs?", title_words=True) == \
+        "in a can I count jobs?"
     assert names.without_names("green book: when is an appraisal needed?", title_words=True) == \
         ": when is an appraisal needed?"
     assert asks_who_wrote("who wrote the techUK blog post?") and not asks_who_wrote("what did techUK like?")
@@ -286,7 +294,8 @@ def test_a_named_document_comes_first(assistant: Assistant) -> None:
 
 
 @pytest.mark.parametrize("question, passage", [
-    ("why does the future of mobility strategy want more transport data sharing?", "Increased data sharing is vital"),
+    ("why does the future of mobility strategy want more transport data sharing?",
+     "Increased data sharing is vital"),
     ("under the green book, do jobs created by my project count as a benefit?", "principle of full"),
 ])
 def test_within_a_named_document_the_rest_of_the_question_decides(assistant: Assistant, question: str,
@@ -313,11 +322,13 @@ def test_a_mission_is_found_by_its_name(assistant: Assistant, mission: str, stat
 def test_each_part_of_a_question_about_a_named_document_is_found(assistant: Assistant) -> None:
     """"a green book appraisal" matches every Green Book passage by meaning; re-ranking compares the
     rest of the question with the book's sentences, over a deeper pool for a question in parts."""
-    question = "for a green book appraisal, may I count the jobs my project creates and keynesian multipliers as benefits?"
+    question = ("for a green book appraisal, may I count the jobs my project creates and keynesian "
+                "multipliers as benefits?")
     wanted = ["principle of full displacement of jobs", "not count Keynesian multiplier effects"]
 
     def found(mode: str) -> list[bool]:
-        texts = [" ".join(t.split()) for h in assistant.search(question, k=5, mode=mode).hits for t in h.texts]
+        texts = [" ".join(t.split())
+                 for h in assistant.search(question, k=5, mode=mode).hits for t in h.texts]
         return [any(w in t for t in texts) for w in wanted]
     assert found("hybrid+expand+route+rerank+lists") == [True, True]
     assert found("default, names kept when re-ranking") != [True, True]
@@ -403,7 +414,8 @@ def test_eval_prints_every_mode_side_by_side(corpus_settings: Settings, shared: 
     subset = tmp_path / "three.jsonl"
     lines = (shared / "eval" / "dev.jsonl").read_text(encoding="utf-8").splitlines()
     subset.write_text("\n".join(lines[:2] + lines[-1:]), encoding="utf-8")
-    env = {"LEVELUP_INDEX_DIR": str(corpus_settings.index_dir), "LEVELUP_CORPUS_DIR": str(corpus_settings.corpus_dir)}
+    env = {"LEVELUP_INDEX_DIR": str(corpus_settings.index_dir),
+           "LEVELUP_CORPUS_DIR": str(corpus_settings.corpus_dir)}
     text = CliRunner().invoke(cli, ["eval", str(subset), "--compare", "--no-answers"], env=env,
                               catch_exceptions=False).output
     for mode in MODES:

@@ -19,7 +19,8 @@ def test_environment_variables_override_defaults(monkeypatch: pytest.MonkeyPatch
     assert settings.index_dir == Path("/data/index") and settings.search_k == 7
 
 
-def test_a_config_file_is_read_and_the_environment_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_config_file_is_read_and_the_environment_wins(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     config = tmp_path / "levelup.toml"
     config.write_text('index_dir = "/from/file"\nchunk_tokens = 120\n', encoding="utf-8")
     monkeypatch.setenv("LEVELUP_CONFIG", str(config))
@@ -43,7 +44,8 @@ def test_the_index_key_changes_with_anything_that_changes_the_vectors() -> None:
     base = Settings()
     assert base.index_key() == Settings().index_key()
     assert base.index_key().startswith("all-minilm-l6-v2-")
-    for change in ({"chunk_tokens": 120}, {"chunk_max_tokens": 200}, {"embedding_model": "BAAI/bge-small-en-v1.5"}):
+    for change in ({"chunk_tokens": 120}, {"chunk_max_tokens": 200},
+                   {"embedding_model": "BAAI/bge-small-en-v1.5"}):
         assert Settings(**change).index_key() != base.index_key(), change
     assert Settings(search_k=3).index_key() == base.index_key()  # search settings don't touch the index
 

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 from assistant.errors import ConfigurationError
-from assistant.settings import Settings
 from assistant.ingest.sources import describe, fetch, load_manifest, local_path, read_manifest
+from assistant.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -219,7 +219,7 @@ def test_dataset_mirror_paths_are_relative_to_the_parent_of_the_documents_mirror
 def test_a_mirror_folder_that_does_not_exist_is_a_configuration_error(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
     write_manifest(settings, [entry("a", "a.txt")])
-    with pytest.raises(ConfigurationError, match="Mirror folder .*nowhere does not exist"):
+    with pytest.raises(ConfigurationError, match=r"Mirror folder .*nowhere does not exist"):
         fetch(settings, mirror=tmp_path / "nowhere", progress=False)
 
 
@@ -293,7 +293,8 @@ def test_a_dropped_connection_keeps_the_part_file_and_the_next_fetch_finishes_it
     assert first.failed == [
         (
             "paper",
-            f"{url} closed the connection after 50000 of {len(PAYLOAD)} bytes; run `levelup fetch` again to resume",
+            f"{url} closed the connection after 50000 of {len(PAYLOAD)} bytes; "
+            "run `levelup fetch` again to resume",
         )
     ]
     assert second.fetched == ["paper"]

@@ -73,14 +73,15 @@ class ExtractiveComposer:
                     citations.append(citation)
                     markers.append(f"[{citation.n}]")
                 sentence = LEADING_BULLET.sub("", readable(candidate.text))
-                out.append(f"- {sentence} {''.join(markers)}" if listing else f"{sentence} {''.join(markers)}")
+                said = f"{sentence} {''.join(markers)}"
+                out.append(f"- {said}" if listing else said)
         text = "\n".join(lines) if listing else " ".join(lines)
-        statement = place_statement(places, gazetteer, [(c.n, c.quote) for c in citations if c.kind == "document"]) \
-            if gazetteer is not None else None
+        quotes = [(c.n, c.quote) for c in citations if c.kind == "document"]
+        statement = place_statement(places, gazetteer, quotes) if gazetteer is not None else None
         text = "\n\n".join(t for t in (lead, text, statement) if t)
         return Answer(question=query.text, text=text, citations=tuple(citations),
-                      kind="list" if listing else "answer", more=tuple(extra), notes=query.notes, trace=tuple(hits),
-                      next_steps=next_steps(query))
+                      kind="list" if listing else "answer", more=tuple(extra), notes=query.notes,
+                      trace=tuple(hits), next_steps=next_steps(query))
 
 
 def _words(text: str) -> int:
@@ -96,7 +97,8 @@ def _fuller_lead(candidates: list[Candidate]) -> list[Candidate]:
     Service; ...", where the lead stops at the colon) says the same and finishes it: it leads instead."""
     lead = " ".join(candidates[0].text.lower().split()).rstrip(":")
     for candidate in candidates[1:4]:
-        if candidate.score >= candidates[0].score - 0.05 and lead in " ".join(candidate.text.lower().split()) \
+        close = candidate.score >= candidates[0].score - 0.05
+        if close and lead in " ".join(candidate.text.lower().split()) \
                 and len(candidate.text) > len(candidates[0].text) + 20:
             return [candidate, *[c for c in candidates if c is not candidate]]
     return candidates
@@ -109,7 +111,8 @@ def _once(chosen: list[Candidate], renderings: dict[int, list[Candidate]]) -> li
     grams: list[set[str]] = []
     for candidate in chosen:
         mine = shingles(candidate.text)
-        # A unit that opens by repeating a kept sentence (a heading run into the next sentence) repeats it too.
+        # A unit that opens by repeating a kept sentence (a heading run into the next sentence) repeats it
+        # too.
         words = candidate.text.split()
         opening = shingles(" ".join(words[:12])) if len(words) > 12 else set()
         first = next((k for k, g in zip(kept, grams) if _same(mine, g) or (opening and opening <= g)), None)
@@ -121,7 +124,8 @@ def _once(chosen: list[Candidate], renderings: dict[int, list[Candidate]]) -> li
     return kept
 
 
-def _cite_renderings(chosen: list[Candidate], candidates: list[Candidate], renderings: dict[int, list[Candidate]]) -> None:
+def _cite_renderings(chosen: list[Candidate], candidates: list[Candidate],
+                     renderings: dict[int, list[Candidate]]) -> None:
     """Give each list item the same sentence from the other rendering as a second citation, when retrieved."""
     for item in chosen:
         if id(item) in renderings:
@@ -141,7 +145,8 @@ def _local_too(chosen: list[Candidate], candidates: list[Candidate], areas: Sequ
         return any(a.lower() in c.text.lower() for a in areas[1:])
     if any(local(c) for c in chosen):
         return chosen
-    best = next((c for c in candidates if local(c) and c.score >= settings.abstain_below and _words(c.text) >= 4), None)
+    best = next((c for c in candidates if local(c) and c.score >= settings.abstain_below
+                 and _words(c.text) >= 4), None)
     return chosen if best is None else [*chosen[:1], best, *chosen[1:]]
 
 
@@ -161,7 +166,9 @@ def _primary_first(chosen: list[Candidate], candidates: list[Candidate], setting
         if len(words & lead) >= 0.3 * min(len(words), len(lead)) and candidate not in chosen:
             grams = shingles(candidate.text)
             twin = next((c for c in candidates if c.hit.chunk.doc_id != candidate.hit.chunk.doc_id
-                         and c.hit.chunk.source.kind == "government" and _same(grams, shingles(c.text))), None)
+                         and c.hit.chunk.source.kind == "government" and _same(grams, shingles(c.text))),
+                        None)
+
             if twin is not None:
                 renderings[id(candidate)] = [twin]  # the same sentence in the other rendering, cited too
             rest = [c for c in chosen if not _same(grams, shingles(c.text))]  # now said by the lead

@@ -14,11 +14,14 @@ from ..text import tokenize
 
 AMOUNT = re.compile(r"£\s?\d|\d+(?:\.\d+)?\s?(?:(?:bn|m|billion|million|per ?cent)\b|%)", re.I)
 PERCENT = re.compile(r"\d+(?:\.\d+)?\s?(?:%|per ?cent\b)", re.I)
-NUMBER = re.compile(r"\b(?!(?:19|20)\d\d\b)\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|"
+NUMBER = re.compile(r"\b(?!(?:19|20)\d\d\b)\d[\d,.]*\b"
+                    r"|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|"
                     r"twelve|twenty|thirty|forty|fifty|hundred|thousand|dozen)\b", re.I)
-DATE = re.compile(r"\b(?:19|20)\d{2}\b|\b(?:January|February|March|April|May|June|July|August|September|October|"
-                  r"November|December|spring|summer|autumn|winter)\b", re.I)
-NAME = re.compile(r"\b[A-Z][\w&'\u2019-]+(?:\s+(?:of|for|and|the|van|von|de|du|la|upon|on)?\s*[A-Z][\w&'\u2019-]*)+")
+DATE = re.compile(r"\b(?:19|20)\d{2}\b|\b(?:January|February|March|April|May|June|July|August|September|"
+                  r"October|November|December|spring|summer|autumn|winter)\b", re.I)
+NAME = re.compile(r"\b[A-Z][\w&'\u2019-]+"
+                  r"(?:\s+(?:of|for|and|the|van|von|de|du|la|upon|on)?\s*[A-Z][\w&'\u2019-]*)+")
+
 PATTERNS = {"amount": AMOUNT, "percent": PERCENT, "number": NUMBER, "date": DATE, "name": NAME}
 
 

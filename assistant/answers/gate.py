@@ -31,9 +31,9 @@ from ..text import STOPWORDS, join_names, tokenize
 from .facts import states
 from .scoring import Candidate
 
-OFF_TOPIC = ("That seems to be about something other than what my documents cover. I answer questions about "
-             "the Levelling Up White Paper and related policy texts: its missions, funds, devolution and what "
-             "applies where, for example \u201cWhat are the 12 missions?\u201d")
+OFF_TOPIC = ("That seems to be about something other than what my documents cover. I answer questions "
+             "about the Levelling Up White Paper and related policy texts: its missions, funds, devolution "
+             "and what applies where, for example \u201cWhat are the 12 missions?\u201d")
 NOT_ANSWERED = "The documents I have don't answer that. The closest passages are below, in case they help."
 
 
@@ -54,7 +54,8 @@ def screen(query: Query, hits: Sequence[Hit], index: LoadedIndex, vector: np.nda
     if unclear is not None and not place.found and query.about_place:
         return Decision("ambiguous_place", unclear.message, "clarify")
     if not hits:
-        return Decision("not_covered", "The documents I have don't answer that: nothing in them matches the question.")
+        return Decision("not_covered",
+                        "The documents I have don't answer that: nothing in them matches the question.")
     missing = [n for n in unknown_names(query.text, index.vocabulary, gazetteer) if n not in place.unresolved]
     if missing:
         return Decision("not_covered", f"The documents I have don't mention {join_names(missing, 'or')}. The "
@@ -74,20 +75,25 @@ def weigh(candidates: Sequence[Candidate], settings: Settings) -> Decision | Non
     return None
 
 
-def expect(query: Query, candidates: list[Candidate], settings: Settings) -> tuple[Decision | None, list[Candidate]]:
+def expect(query: Query, candidates: list[Candidate],
+           settings: Settings) -> tuple[Decision | None, list[Candidate]]:
     """No when the question wants a kind of fact the lead doesn't state and no close second does.
 
     A close second that states it leads instead (the candidates come back reordered); a name is too
     easy to find by chance, so for "who/which ..." the lead itself must have one. A list question is
     answered by its items, whatever they state."""
     wanted = query.expected
-    if wanted is None or not wanted.strict or query.listing or states(wanted, candidates[0].text, query.words):
+    if wanted is None or not wanted.strict or query.listing:
+        return None, candidates
+    if states(wanted, candidates[0].text, query.words):
         return None, candidates
     second = next((c for c in candidates[1:4] if states(wanted, c.text, query.words)
                    and c.score >= settings.abstain_below and c.score >= candidates[0].score - 0.05), None)
     if second is None or wanted.kind == "name":
         return Decision("not_covered", "The documents I have don't give that: the passages closest to your "
-                                       "question don't state it. They are below, in case they help."), candidates
+                                       "question don't state it. They are below, in case they help."), \
+            candidates
+
     return None, [second, *[c for c in candidates if c is not second]]
 
 

@@ -68,8 +68,8 @@ _INJECTION = re.compile(
     r"\b(?:you are now|act as|pretend (?:to be|you are)|jailbreak|developer mode|do anything now)\b", re.I)
 _OFF_TASK = re.compile(r"\b(?:write|compose|tell|give|make)\b.{0,20}\b(?:poem|song|story|joke|limerick|haiku|"
                        r"essay|rap|sonnet|recipe)s?\b|\btranslate\b|\b(?:code|script) (?:in|for)\b", re.I)
-_GREETING = re.compile(r"^(?:hi|hello|hey|hiya|howdy|good (?:morning|afternoon|evening)|greetings)\b[\s\w,!.?]{0,20}$",
-                       re.I)
+_GREETING = re.compile(r"^(?:hi|hello|hey|hiya|howdy|good (?:morning|afternoon|evening)|greetings)\b"
+                       r"[\s\w,!.?]{0,20}$", re.I)
 _THANKS = re.compile(r"^(?:thanks|thank you|thank u|cheers|ta|great,? thanks|many thanks)\b.{0,40}$", re.I)
 _ADVICE = re.compile(r"\b(?:should (?:i|we|my|our)|what do you think|your (?:view|opinion|advice)|"
                      r"do you (?:think|believe|agree|like)|would you (?:recommend|advise)|is it a good idea|"
@@ -84,26 +84,29 @@ def route(question: str, settings: Settings) -> Route | None:
                      "town or council instead, for example \u201cwe're a business in Bolton\u201d.")
     found = personal_data(question)
     if found:
-        return Route("personal_data", f"Your question seems to contain {found}. I don't need personal details to "
-                     "answer, so I haven't used or stored it. Please ask again without it.")
+        return Route("personal_data", f"Your question seems to contain {found}. I don't need personal "
+                     "details to answer, so I haven't used or stored it. Please ask again without it.")
     limit = settings.max_question_chars
     if len(question) > limit:
         return Route("too_long", f"Your question is {len(question):,} characters long; the limit is {limit}. "
                      "Please ask the question itself in a sentence or two.")
     if _INJECTION.search(question):
-        return Route("injection", "I can't follow instructions given inside a question. I answer questions about "
-                     "the Levelling Up White Paper and related documents, quoting the passages each answer rests "
-                     f"on. Try, for example: {_EXAMPLES}.")
+        return Route("injection", "I can't follow instructions given inside a question. I answer questions "
+                     "about the Levelling Up White Paper and related documents, quoting the passages each "
+                     f"answer rests on. Try, for example: {_EXAMPLES}.")
     if _OFF_TASK.search(question):
         return Route("off_task", "That isn't something I do: I answer questions about the Levelling Up White "
                      f"Paper and related documents, with the passages they rest on. Try: {_EXAMPLES}.")
     if _GREETING.match(question.strip()):
-        return Route("greeting", "Hello! Ask me about the Levelling Up White Paper and related documents: its "
-                     f"missions, funds, devolution and what applies where. For example: {_EXAMPLES}.", "smalltalk")
+        return Route("greeting", "Hello! Ask me about the Levelling Up White Paper and related documents: "
+                     f"its missions, funds, devolution and what applies where. For example: {_EXAMPLES}.",
+
+                     "smalltalk")
     if _THANKS.match(question.strip()):
         return Route("thanks", "You're welcome. Ask another question whenever you like.", "smalltalk")
     if _ADVICE.search(question):
-        return Route("advice", "I can't give advice or opinions, or say what you should do. I can show what the "
-                     "documents say: ask about a fund, a programme or a place, for example "
+        return Route("advice", "I can't give advice or opinions, or say what you should do. I can show what "
+                     "the documents say: ask about a fund, a programme or a place, for example "
+
                      "\u201cWhat is the UK Shared Prosperity Fund for?\u201d")
     return None

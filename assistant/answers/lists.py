@@ -35,7 +35,8 @@ def introduces_list(text: str, count: Count | None) -> bool:
     return text.endswith(":") or announced_count(text, count) is not None
 
 
-def list_lead(chosen: list[Candidate], candidates: Sequence[Candidate], count: Count | None) -> list[Candidate]:
+def list_lead(chosen: list[Candidate], candidates: Sequence[Candidate],
+              count: Count | None) -> list[Candidate]:
     """For a list question, lead with the sentence that introduces the list when one scores close to the
     best ("... sets out the Principles which will guide ..." is about them; the one ending in
     "the following Principles:" is followed by them)."""
@@ -50,7 +51,8 @@ def list_lead(chosen: list[Candidate], candidates: Sequence[Candidate], count: C
     return chosen
 
 
-def follow_list(index: LoadedIndex, chosen: list[Candidate], limit: int, count_asked: Count | None) -> list[Candidate]:
+def follow_list(index: LoadedIndex, chosen: list[Candidate], limit: int,
+                count_asked: Count | None) -> list[Candidate]:
     """When the best sentence introduces a list, the list is what follows it, in document order.
 
     "... is based on five mutually reinforcing pillars." announces a count (so does "makes three
@@ -62,7 +64,8 @@ def follow_list(index: LoadedIndex, chosen: list[Candidate], limit: int, count_a
     text = " ".join(top.text.split())
     count = announced_count(text, count_asked)
     heading_like = not re.search(r"[.!?;]$", text) and len(text.split()) <= 24
-    inline = re.search(r":\s*\S+(?:\s+\S+){2,}", text)  # "...Review: micromobility vehicles; ..." holds its list
+    # "...Review: micromobility vehicles; ..." holds its list.
+    inline = re.search(r":\s*\S+(?:\s+\S+){2,}", text)
     if inline:
         return chosen
     if not (count or text.endswith(":") or heading_like):
@@ -88,8 +91,10 @@ def follow_list(index: LoadedIndex, chosen: list[Candidate], limit: int, count_a
         items = []
         for c in following[: 3 * wanted]:
             piece = " ".join(c.text.split())
-            if items and not ENUMERATOR.match(piece) and not re.search(r"[.!?;:]$", piece) and len(piece.split()) <= 24:
+            heading = not re.search(r"[.!?;:]$", piece) and len(piece.split()) <= 24
+            if items and not ENUMERATOR.match(piece) and heading:
                 break  # the next heading (a short line that is not a bullet): the list is over
+
             items.append(c)
         items = items[:wanted]
     items = [Candidate(c.hit, c.start, c.end, top.score - 0.001 * (i + 1)) for i, c in enumerate(items)]

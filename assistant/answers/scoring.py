@@ -49,7 +49,8 @@ def _word_weights(index: LoadedIndex, text: str) -> dict[str, float]:
     return weights
 
 
-def _overlap(weights: dict[str, float], words: frozenset[str], context: frozenset[str] = frozenset()) -> float:
+def _overlap(weights: dict[str, float], words: frozenset[str],
+             context: frozenset[str] = frozenset()) -> float:
     """Share of the question's (rarity-weighted) words the sentence has; ``context`` words (its
     document's title) count as present: a sentence of the West Midlands skills agreement is about it."""
     total = sum(weights.values())
@@ -58,9 +59,10 @@ def _overlap(weights: dict[str, float], words: frozenset[str], context: frozense
     return sum(w for t, w in weights.items() if t in words or t in context) / total
 
 
-_BYLINE = re.compile(r"^[A-Z][a-z]+(?:\s+[A-Z][a-z'-]+){1,3}\s+(?:the\s+)?(?:Rt Hon\s+)?(?:Minister|Secretary|Head|"
-                     r"Director|Chief|Chair|CEO|President|Professor|Lord|Baroness|Mayor|Leader|Permanent|"
-                     r"Parliamentary)\b")
+_BYLINE = re.compile(r"^[A-Z][a-z]+(?:\s+[A-Z][a-z'-]+){1,3}\s+(?:the\s+)?(?:Rt Hon\s+)?"
+                     r"(?:Minister|Secretary|Head|Director|Chief|Chair|CEO|President|Professor|Lord|Baroness|"
+                     r"Mayor|Leader|Permanent|Parliamentary)\b")
+
 
 
 def score_sentences(index: LoadedIndex, query: Query, hits: Sequence[Hit], vectors: np.ndarray,
@@ -90,8 +92,8 @@ def score_sentences(index: LoadedIndex, query: Query, hits: Sequence[Hit], vecto
         for row, (start, end) in enumerate(sentences.spans):
             sentence = hit.chunk.text[start:end]
             words = sentences.tokens[row]
-            values = [0.55 * float(similarities[row, column]) + 0.35 * _overlap(weights[column], words, context)
-                      for column in range(len(texts))]
+            values = [0.55 * float(similarities[row, column])
+                      + 0.35 * _overlap(weights[column], words, context) for column in range(len(texts))]
             adjust = prior
             if query.expected is not None:
                 adjust += 0.06 if states(query.expected, sentence, query.words) else -0.06
@@ -103,12 +105,15 @@ def score_sentences(index: LoadedIndex, query: Query, hits: Sequence[Hit], vecto
                 adjust += area_bonus  # it names the area the user is in (Greater Manchester for Salford)
             if count and count.search(sentence):
                 adjust += 0.1  # "the six stages" asked, "six stages: ..." found
-            if query.asks_author and _BYLINE.match(" ".join(sentence.split())) and len(sentence.split()) <= 20:
-                adjust += 0.3  # "who wrote ...?": a signature or byline ("Jesse Norman Minister of State ...")
+            if query.asks_author and _BYLINE.match(" ".join(sentence.split())) \
+                    and len(sentence.split()) <= 20:
+                # "who wrote ...?": a signature or byline ("Jesse Norman Minister of State ...")
+                adjust += 0.3
             if sentences.filler[row]:
                 adjust -= 0.3  # a contents line, a caption or a title page names things; it states nothing
             best = max([values[0], *[0.95 * v for v in values[1:]]])
-            candidates.append(Candidate(hit, start, end, best + adjust, tuple(v + adjust for v in values[1:])))
+            parts = tuple(v + adjust for v in values[1:])
+            candidates.append(Candidate(hit, start, end, best + adjust, parts))
     candidates.sort(key=lambda c: (-c.score, c.hit.chunk.id, c.start))
     return candidates
 
@@ -154,5 +159,7 @@ def _with_followers(index: LoadedIndex, candidate: Candidate, areas: Sequence[st
     score = candidate.score
     added = text[candidate.end:end].lower()
     if any(a.lower() in added for a in areas) and not any(a.lower() in candidate.text.lower() for a in areas):
-        score += 0.08  # the follower names the user's area ("These pilots will be centred on Greater Manchester")
+        # the follower names the user's area ("These pilots will be centred on Greater Manchester")
+        score += 0.08
+
     return Candidate(candidate.hit, candidate.start, end, score, candidate.parts)

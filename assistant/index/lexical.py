@@ -71,7 +71,8 @@ class LexicalIndex:
             result[rows] += weight * idf * tf * (self.k1 + 1) / (tf + norm[rows])
         return result
 
-    def top(self, tokens: Sequence[str], k: int, weights: Sequence[float] | None = None) -> list[tuple[str, float]]:
+    def top(self, tokens: Sequence[str], k: int,
+            weights: Sequence[float] | None = None) -> list[tuple[str, float]]:
         scores = self.scores(tokens, weights)
         if not len(scores):
             return []

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -115,7 +116,8 @@ class LoadedIndex:
         return best, float(self.centroid @ vector) if self.centroid is not None else 1.0
 
 
-def _sentences(generation: Generation, chunks: Mapping[str, Chunk], embedder: Embedder) -> dict[str, Sentences]:
+def _sentences(generation: Generation, chunks: Mapping[str, Chunk],
+               embedder: Embedder) -> dict[str, Sentences]:
     """Every passage's stored sentence vectors, with their tokens and filler marks.
 
     A passage without stored sentences (not written by this version's ingest) has them embedded here."""
@@ -145,4 +147,4 @@ def _following(chunks: Iterable[Chunk]) -> dict[str, Chunk]:
     order: dict[str, list[Chunk]] = {}
     for c in sorted(chunks, key=lambda c: (c.doc_id, c.start)):
         order.setdefault(c.doc_id, []).append(c)
-    return {a.id: b for passages in order.values() for a, b in zip(passages, passages[1:])}
+    return {a.id: b for passages in order.values() for a, b in pairwise(passages)}

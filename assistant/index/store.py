@@ -23,9 +23,9 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -36,7 +36,8 @@ from ..errors import IndexBusyError, IndexNotFoundError, IndexWriteError, StoreU
 from ..models import Chunk, IndexedDocument, IndexInfo, Source
 from ..settings import Settings, get_settings
 
-_SOURCE_FIELDS = ("title", "publisher", "published", "licence", "file", "url", "download_url", "kind", "relation")
+_SOURCE_FIELDS = ("title", "publisher", "published", "licence", "file", "url", "download_url", "kind",
+                  "relation")
 _PAGE = 500  # records per read/write call: well under Chroma's batch limit
 
 
@@ -83,7 +84,8 @@ def chunk_from_record(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
         page_label=meta.get("page_label") or None, start=meta["start"], end=meta["end"],
         dup_group=meta.get("dup_group") or None,
         topics=tuple(t for t in meta.get("topics") or () if t != "none"),
-        page_breaks=tuple((int(o), int(n), str(label)) for o, n, label in json.loads(meta.get("page_breaks") or "[]")),
+        page_breaks=tuple((int(o), int(n), str(label))
+                          for o, n, label in json.loads(meta.get("page_breaks") or "[]")),
     )
 
 
@@ -127,7 +129,8 @@ class Generation:
                 yield chunk, (np.asarray(vectors[i], dtype=np.float32) if vectors is not None else None)
             offset += len(ids)
 
-    def nearest(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
+    def nearest(self, vector: np.ndarray, k: int,
+                where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
         """Ids and cosine similarities of the ``k`` passages nearest ``vector`` (no text: callers hold it)."""
         k = min(k, self.count())
         if k <= 0:
@@ -159,7 +162,8 @@ class Generation:
             if not batch["ids"]:
                 return
             for meta, vector in zip(batch["metadatas"], batch["embeddings"]):
-                yield meta["chunk_id"], int(meta["start"]), int(meta["end"]), np.asarray(vector, dtype=np.float32)
+                yield (meta["chunk_id"], int(meta["start"]), int(meta["end"]),
+                       np.asarray(vector, dtype=np.float32))
             offset += len(batch["ids"])
 
     def update_metadata(self, chunks: Sequence[Chunk]) -> None:
@@ -323,7 +327,7 @@ class Store:
                 raise IndexBusyError(f"Another ingest is running ({holder}) on {self.home}. "
                                      "Wait for it to finish, then run levelup ingest again.") from exc
             try:  # who holds the lock, for the message a second ingest shows
-                note = f"pid {os.getpid()}, started {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC"
+                note = f"pid {os.getpid()}, started {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC"
                 os.ftruncate(fd, 0)
                 os.pwrite(fd, note.encode(), 0)
             except OSError as exc:
@@ -335,7 +339,7 @@ class Store:
 
     def create(self) -> Generation:
         """A new, empty generation to build into. Call ``publish`` or ``discard`` after."""
-        name = f"g{datetime.now(timezone.utc):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}"
+        name = f"g{datetime.now(UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}"
         configuration = {"hnsw": {"space": "cosine"}}
         try:
             if self.remote:
@@ -348,7 +352,8 @@ class Store:
             else:
                 (self.home / name).mkdir(parents=True)
                 client = self._embedded_client(name)
-                collection = client.create_collection("passages", embedding_function=None, configuration=configuration)
+                collection = client.create_collection("passages", embedding_function=None,
+                                                      configuration=configuration)
                 sentences = client.create_collection("sentences", embedding_function=None,
                                                      configuration=configuration)
                 location = str(self.home / name)
@@ -360,7 +365,7 @@ class Store:
 
     def publish(self, generation: Generation, info: dict[str, Any]) -> None:
         """Record what the generation holds, then make it the serving one in one atomic step."""
-        meta = {**info, "complete": True, "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        meta = {**info, "complete": True, "built_at": datetime.now(UTC).isoformat(timespec="seconds")}
         try:
             generation.collection.modify(metadata={k: v for k, v in meta.items() if v is not None})
             if self.remote:
@@ -390,7 +395,8 @@ class Store:
         complete, partial = [], []
         for name in self._generation_names():
             (complete if self._is_complete(name) else partial).append(name)
-        spares = [n for n in sorted(complete, reverse=True) if n != current][: self.settings.keep_generations - 1]
+        spares = [n for n in sorted(complete, reverse=True)
+                  if n != current][: self.settings.keep_generations - 1]
         for name in complete + partial:
             if name != current and name not in spares:
                 self._delete(name)
@@ -413,10 +419,8 @@ class Store:
     def _delete(self, name: str) -> None:
         if self.remote:
             for collection in (self._collection_name(name), self._sentences_name(name)):
-                try:
+                with suppress(Exception):  # already gone
                     self._server_client().delete_collection(collection)
-                except Exception:
-                    pass  # already gone
             self.lexical_path(name).unlink(missing_ok=True)
             return
         self._release_embedded(name)

@@ -67,7 +67,8 @@ def ingest(paths: Sequence[Path] | None = None, *, settings: Settings | None = N
     items = path_items(list(paths), report) if paths else manifest_items(settings, report)
     if not items and not prune:
         if not report.failed:
-            report.failed.append(("(nothing)", "no documents to ingest: run levelup fetch, or name files or folders"))
+            report.failed.append(("(nothing)",
+                                  "no documents to ingest: run levelup fetch, or name files or folders"))
         return report
 
     store = Store(settings)
@@ -83,7 +84,8 @@ def ingest(paths: Sequence[Path] | None = None, *, settings: Settings | None = N
             except OSError as exc:
                 report.failed.append((str(item.path), f"cannot be read ({exc.strerror or exc})"))
         items = [i for i in items if i.source.id in digests]
-        changed = [i for i in items if getattr(old_docs.get(i.source.id), "digest", None) != digests[i.source.id]]
+        changed = [i for i in items
+                   if getattr(old_docs.get(i.source.id), "digest", None) != digests[i.source.id]]
         report.unchanged = [i.source.id for i in items if i not in changed]
         report.removed = [doc_id for doc_id in old_docs if prune and doc_id not in named]
         if changed or report.removed:
@@ -211,7 +213,8 @@ class _Build:
                 lexical.save(self.store.lexical_path(generation.name))
             except OSError as exc:
                 raise IndexWriteError(f"Cannot write the word index for {generation.location}: "
-                                      f"{exc.strerror or exc}. Free disk space or make the folder writable.") from exc
+                                      f"{exc.strerror or exc}. Free disk space or make the folder "
+                                      "writable.") from exc
             self.store.publish(generation, {
                 "model": self.settings.embedding_model,
                 "index_key": self.store.key,
@@ -253,7 +256,8 @@ class _Build:
                     continue
                 content_key = hashlib.sha256(document.text.encode()).hexdigest()
                 if seen_content.get(content_key, document.id) != document.id:
-                    report.warnings.append(f"{item.path}: same text as {seen_content[content_key]}; indexed once")
+                    report.warnings.append(f"{item.path}: same text as {seen_content[content_key]}; "
+                                           "indexed once")
                     continue
                 seen_content[content_key] = document.id
                 self._accept(item, document, chunks, digests[document.id], content_key, documents)
@@ -263,8 +267,8 @@ class _Build:
                 self._embed(bar, at_least=settings.embedding_batch_size * 4)
             self._embed(bar, at_least=1)
 
-    def _accept(self, item: IngestItem, document: Document, chunks: list[Chunk], digest: str, content_key: str,
-                documents: dict[str, IndexedDocument]) -> None:
+    def _accept(self, item: IngestItem, document: Document, chunks: list[Chunk], digest: str,
+                content_key: str, documents: dict[str, IndexedDocument]) -> None:
         report = self.report
         report.warnings.extend(f"{item.path}: {w}" for w in document.warnings)
         report.pages += len(document.pages)

@@ -69,7 +69,8 @@ def _split_long(text: str, start: int, end: int, max_tokens: int, count: TokenCo
     return pieces
 
 
-def chunk_document(document: Document, count_tokens: TokenCounter, settings: Settings | None = None) -> list[Chunk]:
+def chunk_document(document: Document, count_tokens: TokenCounter,
+                   settings: Settings | None = None) -> list[Chunk]:
     """Cut ``document`` into passages of about ``settings.chunk_tokens`` tokens."""
     settings = get_settings(settings)
     target, ceiling = settings.chunk_tokens, settings.chunk_max_tokens

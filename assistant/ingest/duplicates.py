@@ -57,4 +57,5 @@ def link_near_duplicates(chunks: Sequence[Chunk], threshold: float = 0.5) -> lis
         group = min(chunks[i].id for i in indexes) if len(indexes) > 1 else None
         for i in indexes:
             group_of[i] = group
-    return [replace(c, dup_group=group_of[i]) if c.dup_group != group_of[i] else c for i, c in enumerate(chunks)]
+    return [replace(c, dup_group=group_of[i]) if c.dup_group != group_of[i] else c
+            for i, c in enumerate(chunks)]

@@ -157,7 +157,8 @@ def _paragraphs(pages: list[list[str]], width: float, hints: _HeadingHints) -> l
                 or (heading and (squash(previous) in hints.entries or previous.endswith("?")))
                 or blank
                 or _breaks(previous, line, width, page_index != previous_page)
-                or (_ENDS_SENTENCE.search(previous) and _heading_shaped([l for _, l, _ in lines[i:i + 3]], width))
+                or (_ENDS_SENTENCE.search(previous)
+                    and _heading_shaped([text for _, text, _ in lines[i:i + 3]], width))
             ):
                 blocks.append(_Block(current))
                 current = []
@@ -315,7 +316,8 @@ def _looks_like_heading(block: _Block, next_block: _Block | None) -> bool:
     )
 
 
-def _detect_headings(blocks: list[_Block], raw: RawPages, hints: _HeadingHints) -> list[tuple[int, KnownHeading]]:
+def _detect_headings(blocks: list[_Block], raw: RawPages,
+                     hints: _HeadingHints) -> list[tuple[int, KnownHeading]]:
     missing = _apply_known(blocks, raw.headings)
     if raw.headings:  # the format declared its structure: trust it alone
         return missing

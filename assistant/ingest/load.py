@@ -46,16 +46,7 @@ def load_document(path: Path, source: Source) -> Document:
         what = "is empty (0 bytes)" if not data else "contains only whitespace"
         raise DocumentError(path, f"{what}; nothing to index. Check that it was saved or exported completely")
 
-    suffix = path.suffix.lower()
-    if suffix == ".pdf":
-        raw = read_pdf(path, data)
-    elif suffix in {".html", ".htm"}:
-        raw = read_html(path, data)
-    elif suffix in {".txt", ".md", ".markdown"}:
-        raw = read_text(path, data, markdown=suffix != ".txt")
-    else:
-        raise DocumentError(path, f"unsupported file type {suffix or '(none)'}; use PDF, .md, .txt or .html")
-
+    raw = read_raw(path, data)
     document = build_document(raw, doc_id=source.id, source=source, path=path,
                               digest=hashlib.sha256(data).hexdigest())
     if not document.text.strip():
@@ -107,7 +98,8 @@ def read_pdf(path: Path, data: bytes) -> RawPages:
         raise DocumentError(path, f"has no extractable text in {len(pages)} page(s) (scanned images?); "
                                   "run OCR first, e.g. `ocrmypdf in.pdf out.pdf`, and ingest the result")
     headings = outline or _font_headings(sizes)
-    return RawPages(pages=[p.splitlines() for p in pages], headings=headings, physical=True, printed_labels=False)
+    return RawPages(pages=[p.splitlines() for p in pages], headings=headings, physical=True,
+                    printed_labels=False)
 
 
 def _check_pdf_bytes(path: Path, data: bytes) -> None:
@@ -230,15 +222,17 @@ def read_text(path: Path, data: bytes, *, markdown: bool) -> RawPages:
 class _ArticleText(HTMLParser):
     """Keeps the article's words and headings; drops scripts, navigation, banners and forms."""
 
-    SKIP_TAGS = {"script", "style", "noscript", "nav", "header", "footer", "aside", "form", "svg",
-                 "button", "select", "template", "iframe", "head"}
+    SKIP_TAGS = frozenset({"script", "style", "noscript", "nav", "header", "footer", "aside", "form", "svg",
+                           "button", "select", "template", "iframe", "head"})
     # Whole words of class/role/id values: a GOV.UK heading id like "uk-shared-prosperity-fund" is content.
     SKIP_ATTR = re.compile(r"(?<![a-z])(?:cookie|cookies|consent|banner|breadcrumbs?|navbar|menu|skip-link|"
                            r"share|social|newsletter|related|sidebar|popup|modal)(?![a-z])", re.I)
-    CONTENT_TAGS = {"h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "main", "article", "table"}
-    BLOCK_TAGS = {"p", "div", "section", "article", "main", "li", "ul", "ol", "table", "tr", "br",
-                  "blockquote", "pre", "dd", "dt", "figcaption", "h1", "h2", "h3", "h4", "h5", "h6"}
-    VOID_TAGS = {"br", "img", "hr", "meta", "link", "input", "wbr", "source", "area", "col", "embed"}
+    CONTENT_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "main", "article", "table"})
+    BLOCK_TAGS = frozenset({"p", "div", "section", "article", "main", "li", "ul", "ol", "table", "tr", "br",
+                            "blockquote", "pre", "dd", "dt", "figcaption",
+                            "h1", "h2", "h3", "h4", "h5", "h6"})
+    VOID_TAGS = frozenset({"br", "img", "hr", "meta", "link", "input", "wbr", "source", "area", "col",
+                           "embed"})
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -322,14 +316,19 @@ def read_html(path: Path, data: bytes) -> RawPages:
     return RawPages(pages=[parser.lines], headings=headings, physical=False, warnings=warnings)
 
 
-def extracted_text(path: Path) -> str:
-    """The text as extracted, before any cleaning: what a reader checking a quote would search."""
-    data = path.read_bytes()
+def read_raw(path: Path, data: bytes, *, markdown: bool = True) -> RawPages:
+    """The file's pages as extracted, by its type; ``markdown=False`` keeps a Markdown file's "#" lines."""
     suffix = path.suffix.lower()
     if suffix == ".pdf":
-        raw = read_pdf(path, data)
-    elif suffix in {".html", ".htm"}:
-        raw = read_html(path, data)
-    else:
-        raw = read_text(path, data, markdown=False)
+        return read_pdf(path, data)
+    if suffix in {".html", ".htm"}:
+        return read_html(path, data)
+    if suffix in {".txt", ".md", ".markdown"}:
+        return read_text(path, data, markdown=markdown and suffix != ".txt")
+    raise DocumentError(path, f"unsupported file type {suffix or '(none)'}; use PDF, .md, .txt or .html")
+
+
+def extracted_text(path: Path) -> str:
+    """The text as extracted, before any cleaning: what a reader checking a quote would search."""
+    raw = read_raw(path, path.read_bytes(), markdown=False)
     return "\n".join("\n".join(lines) for lines in raw.pages)

@@ -360,8 +360,9 @@ def _finish(source: Source, part: Path, dest: Path, *, origin: str) -> None:
             part.unlink(missing_ok=True)
             raise SourceError(
                 source.id,
-                f"checksum mismatch for {origin}: expected sha256 {source.sha256[:12]}..., got {digest[:12]}...; "
-                "the file was not kept. If the publisher changed it, check it and update sha256 in the manifest",
+                f"checksum mismatch for {origin}: expected sha256 {source.sha256[:12]}..., "
+                f"got {digest[:12]}...; the file was not kept. "
+                "If the publisher changed it, check it and update sha256 in the manifest",
             )
     elif source.is_pdf:
         with part.open("rb") as handle:

@@ -26,8 +26,9 @@ from .gazetteer import Gazetteer
 
 _NEAR = re.compile(r"\b(?:near|around|close to|in (?:our|my|the) (?:area|region)|nearby|local(?:ly)?|"
                    r"our (?:area|region)|where we are)\b", re.I)
-_ELIGIBILITY = re.compile(r"\b(?:eligib\w*|apply|applies|qualify|can (?:we|i) (?:get|bid|claim)|is there (?:any|anything)|"
-                          r"funding for|grant|what (?:applies|is there) (?:to|for) us|for (?:us|our))\b", re.I)
+_ELIGIBILITY = re.compile(r"\b(?:eligib\w*|apply|applies|qualify|can (?:we|i) (?:get|bid|claim)|"
+                          r"is there (?:any|anything)|funding for|grant|"
+                          r"what (?:applies|is there) (?:to|for) us|for (?:us|our))\b", re.I)
 _DEVOLVED = {"Scotland", "Wales", "Northern Ireland"}
 _LOCATIVE_NAME = re.compile(r"\b(?:in|at|near|from|around|round)\s+([A-Z][\w'-]{2,}(?:\s+[A-Z][\w'-]+)?)")
 
@@ -126,7 +127,8 @@ def named_places(gazetteer: Gazetteer, text: str) -> list[str]:
     return names
 
 
-def place_statement(context: PlaceContext, gazetteer: Gazetteer, quotes: Sequence[tuple[int, str]]) -> str | None:
+def place_statement(context: PlaceContext, gazetteer: Gazetteer,
+                    quotes: Sequence[tuple[int, str]]) -> str | None:
     """Whether the passages name the user's area: "... names Greater Manchester, the West Midlands and
     Glasgow; Cornwall is not among them." Every place it mentions is in the quote it cites."""
     if not context.found:

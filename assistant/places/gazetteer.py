@@ -144,8 +144,8 @@ class Gazetteer:
         if parts and name_key(parts.group(1)) in self._pools:
             where = name_key(next(g for g in parts.groups()[1:] if g))
             pool = tuple(p for p in self._pools[name_key(parts.group(1))] if where in {name_key(a) for a in (
-                *p.chain[1:], p.qualifier, region_label(p.region, p.nation), p.district and p.district.welsh_name)
-                if a})
+                *p.chain[1:], p.qualifier, region_label(p.region, p.nation),
+                p.district and p.district.welsh_name) if a})
             if pool:
                 return self._decide(parts.group(1), name_key(parts.group(1)), pool)
         return self._unknown(name)
@@ -221,7 +221,8 @@ class Gazetteer:
         return PlaceMatch(query, "found", message, top, nested)
 
     def _unknown(self, query: str) -> PlaceMatch:
-        close = difflib.get_close_matches(name_key(query), list(self._pools), n=6, cutoff=0.75) if query else []
+        close = (difflib.get_close_matches(name_key(query), list(self._pools), n=6, cutoff=0.75)
+                 if query else [])
         close.sort(key=lambda k: all(_minor(p) for p in self._pools[k]))  # real towns before villages
         names = dedupe(self._pools[k][0].name for k in close)[:3]
         hint = f" Did you mean {' or '.join(names)}?" if names else \

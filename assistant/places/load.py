@@ -58,7 +58,8 @@ def _split(name: str, suffix: str) -> tuple[str, str]:
 def _lookup(by_key: Mapping[str, str], name: str, where: str) -> str:
     if name_key(name) not in by_key:
         raise ConfigurationError(
-            f"assistant/places/supplement.json ({where}): {name!r} is not a December 2023 district name; fix it.")
+            f"assistant/places/supplement.json ({where}): {name!r} is not a December 2023 district name; "
+            "fix it.")
     return by_key[name_key(name)]
 
 
@@ -111,8 +112,8 @@ def _combined_authorities(folder: Path, sup: dict[str, Any], lads: Mapping[str, 
     entries = sup["combined_authorities"]
     replaced = {old for e in entries for old in e.get("replaces_ons2019", ())}
     if missing := set(ons) - replaced - {e.get("ons2019_name", e["name"]) for e in entries}:
-        raise ConfigurationError(f"assistant/places/supplement.json has no entry for the ONS combined authorities "
-                                 f"{sorted(missing)}; add them.")
+        raise ConfigurationError(f"assistant/places/supplement.json has no entry for the ONS combined "
+                                 f"authorities {sorted(missing)}; add them.")
     ca_of: dict[str, CombinedAuthority] = {}
     for e in entries:
         ons_name = e.get("ons2019_name", e["name"])
@@ -126,8 +127,9 @@ def _combined_authorities(folder: Path, sup: dict[str, Any], lads: Mapping[str, 
                                tuple(e.get("former_names", ())), tuple(e.get("aliases", ())))
         for code in [*members, *(c for c, r in lads.items() if name_key(r["CTY23NM"]) in counties)]:
             if code not in lads or code in ca_of:
-                raise ConfigurationError(f"assistant/places/supplement.json: district {code} of {ca.name} is unknown "
-                                         "or already in another combined authority; fix the supplement.")
+                raise ConfigurationError(f"assistant/places/supplement.json: district {code} of {ca.name} "
+                                         "is unknown or already in another combined authority; "
+                                         "fix the supplement.")
             ca_of[code] = ca
     return ca_of
 

@@ -18,17 +18,26 @@ from .glossary import glossary, term_pattern
 _FOLLOW_UP_START = re.compile(r"^(and|but|also|so|then|what about|how about|and what about|what else|"
                               r"any more|anything else|more on)\b", re.I)
 _PRONOUN = re.compile(r"\b(it|its|they|them|their|this|that|these|those|he|she|him|her)\b", re.I)
-_QUESTION_WORDS = STOPWORDS | {"much", "many", "long", "big", "worth", "total", "please", "tell", "say", "says",
-                               "said", "does", "paper", "white", "document", "documents", "else", "more"}
+_QUESTION_WORDS = STOPWORDS | {"much", "many", "long", "big", "worth", "total", "please", "tell", "say",
+                               "says", "said", "does", "paper", "white", "document", "documents", "else",
+                               "more"}
+
+
+
+# A capitalised name of several words ("Levelling Up Fund", "Department for Education").
+_NAME_IN_QUESTION = r"(?:[A-Z][\w&'\u2019-]*\s+(?:of\s+|for\s+|and\s+)?)+[A-Z][\w&'\u2019-]*"
+# A name after a space ("... goes to Scotland?", "... for Greater Manchester"): what "what about X?" replaces.
+_NAME_TO_SWAP = r"(?<=\s)(?:[A-Z][\w'\u2019-]*)(?:\s+(?:of|and|the|upon|on)?\s*[A-Z][\w'\u2019-]*)*"
 
 
 def _topic(question: str) -> str:
+
     """The subject of a previous question: a glossary term, a capitalised name, else its content words."""
     for term in glossary():
         match = term_pattern(term).search(question)
         if match:
             return match.group(0)
-    names = re.findall(r"(?:[A-Z][\w&'\u2019-]*\s+(?:of\s+|for\s+|and\s+)?)+[A-Z][\w&'\u2019-]*", question[1:])
+    names = re.findall(_NAME_IN_QUESTION, question[1:])
     if names:
         return max(names, key=len).strip()
     words = [w for w in re.findall(r"[\w&£%.-]+", question) if w.lower() not in _QUESTION_WORDS]
@@ -55,7 +64,7 @@ def standalone(query: Query, history: Sequence[str]) -> Query:
         return query
     body = _FOLLOW_UP_START.sub("", query.text).strip(" ,") or query.text
     about = re.match(r"^(?:and\s+)?(?:what|how)\s+about\s+(.+?)\??$", query.text.strip(), re.I)
-    names = re.findall(r"(?<=\s)(?:[A-Z][\w'\u2019-]*)(?:\s+(?:of|and|the|upon|on)?\s*[A-Z][\w'\u2019-]*)*", last)
+    names = re.findall(_NAME_TO_SWAP, last)
     content = [m for m in re.finditer(r"[\w&'\u2019-]+", last) if m.group(0).lower() not in _QUESTION_WORDS]
     if about and (names or content):
         # "what about Wales?" after "... goes to Scotland?": the same question, for Wales; without a

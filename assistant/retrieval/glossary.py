@@ -73,7 +73,8 @@ def expand(query: Query, vocabulary: Iterable[str] = (), dictionary: Iterable[st
         if match.group(0).lower() in known or sum(ch.isupper() for ch in term.key) < 2:
             related.extend(meanings)  # the documents use it, or it is casual ("govt"): words only
         else:
-            searched = pattern.sub(lambda m: f"{m.group(0)} ({'; '.join(meanings)})", searched, count=1)
+            spelt = "; ".join(meanings)
+            searched = pattern.sub(lambda m, spelt=spelt: f"{m.group(0)} ({spelt})", searched, count=1)
     dictionary = dictionary if isinstance(dictionary, (set, frozenset)) else frozenset(dictionary)
     if known:
         for word in sorted(set(re.findall(r"\b[a-z]{5,}\b", text))):
@@ -83,7 +84,9 @@ def expand(query: Query, vocabulary: Iterable[str] = (), dictionary: Iterable[st
             if close:
                 searched = re.sub(rf"\b{word}\b", close[0], searched)
                 notes.append(f"Searched \u201c{word}\u201d as \u201c{close[0]}\u201d.")
-    return replace(query, notes=tuple(notes), search_text=searched if searched != text else "", related=tuple(related))
+    return replace(query, notes=tuple(notes), search_text=searched if searched != text else "",
+                   related=tuple(related))
+
 
 
 def _candidates(word: str, known: set[str]) -> list[str]:

@@ -15,11 +15,14 @@ from collections.abc import Iterable
 from ..models import Source
 from ..text import plain_words, tokenize
 
-_GENERIC = {"the", "of", "and", "for", "on", "a", "an", "to", "in", "uk", "government", "guidance", "edition",
-            "white", "paper", "official", "pdf", "blog", "post", "by", "from", "united", "kingdom", "levelling", "up"}
+_GENERIC = {"the", "of", "and", "for", "on", "a", "an", "to", "in", "uk", "government", "guidance",
+            "edition", "white", "paper", "official", "pdf", "blog", "post", "by", "from", "united", "kingdom",
+            "levelling", "up"}
 
 
-_AUTHORSHIP = re.compile(r"\bwho (?:wrote|authored|signed|is the author)|\b(?:wrote|signed|author of) (?:the |this )?"
+
+_AUTHORSHIP = re.compile(r"\bwho (?:wrote|authored|signed|is the author)"
+                         r"|\b(?:wrote|signed|author of) (?:the |this )?"
                          r"(?:foreword|preface|post|blog|article|paper|report|introduction)\b", re.I)
 
 
@@ -77,15 +80,19 @@ class DocumentNames:
         ... Guidance on Appraisal"): "in a can I count the jobs my scheme creates?"."""
         stripped = question
         for phrase in sorted(self.names, key=len, reverse=True):
-            title = set().union(*(self.title_words.get(d, set()) for d in self.names[phrase])) if title_words else set()
+            title = set().union(*(self.title_words.get(d, set()) for d in self.names[phrase])) \
+                if title_words else set()
             words = r"\W+".join(re.escape(w) for w in phrase.split())
             pattern = rf"(?<![A-Za-z0-9]){words}(?![A-Za-z0-9])"
             for match in list(re.finditer(pattern, stripped, flags=re.I))[::-1]:
                 start, end = match.span()
-                while (after := re.match(r"\W+([A-Za-z0-9&]+)", stripped[end:])) and after.group(1).lower() in title:
+                while (after := re.match(r"\W+([A-Za-z0-9&]+)", stripped[end:])) \
+                        and after.group(1).lower() in title:
                     end += after.end()
-                while (before := re.search(r"([A-Za-z0-9&]+)\W+$", stripped[:start])) and before.group(1).lower() in title:
+                while (before := re.search(r"([A-Za-z0-9&]+)\W+$", stripped[:start])) \
+                        and before.group(1).lower() in title:
                     start = before.start()
+
                 stripped = stripped[:start] + " " + stripped[end:]
         return " ".join(stripped.split())
 

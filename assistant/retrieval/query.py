@@ -30,8 +30,8 @@ from .names import DocumentNames, asks_who_wrote
 
 
 def understand(query: Query, *, place: str | None = None, gazetteer: Gazetteer | None = None,
-               names: DocumentNames | None = None, vocabulary: Iterable[str] = (), dictionary: Iterable[str] = (),
-               spell: bool = True) -> Query:
+               names: DocumentNames | None = None, vocabulary: Iterable[str] = (),
+               dictionary: Iterable[str] = (), spell: bool = True) -> Query:
     """A prepared question (``prepare_query``; a follow-up made standalone) as searched, and all it asks.
 
     ``gazetteer`` (None: places are words like any other) reads the places it names, or ``place``
@@ -52,11 +52,15 @@ def read(query: Query, names: DocumentNames | None = None, place: PlaceContext =
     # ("skills for jobs", "project gigabit") is the context a question opens with.
     ranking = tuple(p for p in parts if len(tokenize(p, bigrams=False)) >= 3)
     named = frozenset(names.named_in(text)) if names is not None else frozenset()
+    # Within a document the question names, its name says nothing: what is left is what is asked of it.
+    name_free: frozenset[str] = frozenset()
+    beside: tuple[str, ...] = ()
+    if names is not None and named:
+        name_free = frozenset(tokenize(names.without_names(query.searched)))
+        beside = tuple(names.beside_names(t) for t in (query.searched, *ranking))
     return replace(
         query, tokens=tuple(tokenize(query.searched)), words=frozenset(tokenize(text, bigrams=False)),
-        parts=parts, ranking_parts=ranking, named=named,
-        name_free_tokens=frozenset(tokenize(names.without_names(query.searched))) if names and named else frozenset(),
-        beside_names=tuple(names.beside_names(t) for t in (query.searched, *ranking)) if names and named else (),
+        parts=parts, ranking_parts=ranking, named=named, name_free_tokens=name_free, beside_names=beside,
         asks_author=asks_who_wrote(text), expected=expected_type(text), listing=is_list_question(text),
         count=asked_count(text), focus=focus(text), about_place=is_about_place(text), place=place)
 
@@ -79,9 +83,15 @@ def prepare_query(text: object, settings: Settings) -> Query:
     limit = settings.max_query_chars
     if len(cleaned) > limit:
         cut = cleaned[:limit].rsplit(" ", 1)[0] or cleaned[:limit]
-        notes.append(f"The question was {len(cleaned):,} characters long; only the first {len(cut):,} were searched.")
+        notes.append(f"The question was {len(cleaned):,} characters long; only the first {len(cut):,} "
+                     "were searched.")
+
         cleaned = cut
     return Query(cleaned, tuple(notes))
+
+
+_PART_BREAK = (r",?\s+and\s+(?=(?:what|how|when|who|which|where|why|by how)\b)|"
+               r"\s+-\s+|,\s+and\s+over\b|\s+now and\s+")
 
 
 def question_parts(question: str) -> list[str]:
@@ -89,8 +99,7 @@ def question_parts(question: str) -> list[str]:
     those, the two sides of a single "and" when each holds two words or more: "can I count the jobs
     my scheme creates and keynesian multiplier effects as benefits?" ("Housing and Communities",
     capitalised on both sides, is a name, not two parts)."""
-    parts = [p.strip(" ,?") for p in re.split(r",?\s+and\s+(?=(?:what|how|when|who|which|where|why|by how)\b)|"
-                                             r"\s+-\s+|,\s+and\s+over\b|\s+now and\s+", question, flags=re.I)]
+    parts = [p.strip(" ,?") for p in re.split(_PART_BREAK, question, flags=re.I)]
     parts = [p for p in parts if tokenize(p, bigrams=False)]
     if len(parts) > 1:
         return parts
@@ -115,8 +124,8 @@ def expected_type(question: str) -> Expected | None:
         kind = "number"
     elif re.search(r"\bwhen\b|\bwhat (?:year|date)\b|\bdeadline\b|\bby when\b", q):
         kind = "date"
-    elif re.search(r"^\s*(?:who\b|which (?:\w+ )?(?:minister|person|people|organisations?|departments?|areas|places|"
-                   r"councils|towns|cities|regions|companies|firms|authorities)\b)", q):
+    elif re.search(r"^\s*(?:who\b|which (?:\w+ )?(?:minister|person|people|organisations?|departments?|areas|"
+                   r"places|councils|towns|cities|regions|companies|firms|authorities)\b)", q):
         kind = "name"
     if kind is None and re.search(r"\b(?:money|funding|grants?)\b", q):
         return Expected("amount", strict=False)  # "is there grant money?": an amount, if there is one
@@ -141,7 +150,9 @@ def asked_count(question: str) -> Count | None:
 
 def focus(question: str) -> str | None:
     """The noun a "which X" question asks for, or the verb of "who X": answers usually say it."""
-    match = re.search(r"^\s*(?:which|what)\s+(?:\w+\s+)?([a-z]{4,})\b|^\s*who\s+([a-z]{4,})\b", question.lower())
+    match = re.search(r"^\s*(?:which|what)\s+(?:\w+\s+)?([a-z]{4,})\b|^\s*who\s+([a-z]{4,})\b",
+                      question.lower())
+
     if not match:
         return None
     tokens = tokenize(match.group(1) or match.group(2), bigrams=False)

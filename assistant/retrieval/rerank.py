@@ -89,7 +89,9 @@ def follow_lists(hits: Sequence[Hit], query: Query, next_chunk: Callable[[Chunk]
     return list(hits)
 
 
-def collapse_duplicates(hits: Sequence[Hit], index: LoadedIndex | None = None, threshold: float = 0.85) -> list[Hit]:
+def collapse_duplicates(hits: Sequence[Hit], index: LoadedIndex | None = None,
+                        threshold: float = 0.85) -> list[Hit]:
+
     """Fold a passage that adds no evidence beyond better-ranked near-duplicates into the one it
     repeats (``Hit.also``); with ``index``, every result also carries its passage's other renderings
     found there, retrieved or not; renumber ranks.

@@ -65,7 +65,8 @@ def search(index: LoadedIndex, query: Query, vector: np.ndarray | None, k: int, 
         extra = [t for t in _phrase_tokens(query.related) if t not in tokens]
         found_words = index.lexical.top(tokens + extra, pool * 4 if filters.active else pool,
                                         weights + [0.5] * len(extra))
-        lexical = {i: score for i, score in found_words if i in index.chunks and filters.accepts(index.chunks[i])}
+        lexical = {i: score for i, score in found_words
+                   if i in index.chunks and filters.accepts(index.chunks[i])}
     dense_rank = {c: r for r, c in enumerate(sorted(dense, key=lambda c: (-dense[c], c))[:pool], 1)}
     lexical_rank = {c: r for r, c in enumerate(sorted(lexical, key=lambda c: (-lexical[c], c))[:pool], 1)}
     if config.dense and config.lexical:
@@ -80,7 +81,11 @@ def search(index: LoadedIndex, query: Query, vector: np.ndarray | None, k: int, 
         if chunk_id in index.contents:
             scores[chunk_id] -= config.contents_penalty  # a contents list names sections, answers nothing
 
-    bonus = config.route_bonus if config.fusion == "weighted" else config.route_bonus / (config.rrf_k + 1) * 10
+    # Reciprocal ranks are small numbers: the bonus is scaled to them.
+    bonus = config.route_bonus
+    if config.fusion != "weighted":
+        bonus = config.route_bonus / (config.rrf_k + 1) * 10
+
     for chunk_id in scores:
         if index.chunks[chunk_id].doc_id in named:
             scores[chunk_id] += bonus
@@ -114,12 +119,15 @@ def _rescore(index: LoadedIndex, query: Query, vector: np.ndarray, shortlist: li
             heading = set(tokenize(" ".join(chunk.heading_path), bigrams=False))
             scores[chunk_id] += config.heading_bonus * len(words & heading) / len(words)
         if config.sentence_weight and vector is not None:
-            scores[chunk_id] += config.sentence_weight * float((index.sentences[chunk.id].vectors @ vector).max())
+            best = float((index.sentences[chunk.id].vectors @ vector).max())
+            scores[chunk_id] += config.sentence_weight * best
 
 
 def _mmr(index: LoadedIndex, shortlist: list[str], scores: dict[str, float], weight: float) -> list[str]:
     """Reorder for novelty: each pick trades its score against its likeness to the picks before it."""
-    vectors = {c: index.vectors[c] for c in shortlist if c in index.vectors} or index.generation.vectors(shortlist)
+    vectors = {c: index.vectors[c] for c in shortlist if c in index.vectors} \
+        or index.generation.vectors(shortlist)
+
     chosen: list[str] = []
     rest = list(shortlist)
     while rest:
