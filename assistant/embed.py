@@ -27,7 +27,11 @@ class Embedder(Protocol):
     """Turns texts into unit-length vectors (cosine similarity = dot product)."""
 
     name: str
-    max_tokens: int
+
+    @property
+    def max_tokens(self) -> int:
+        """The model's window in tokens: the chunker keeps passages within it."""
+        ...
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         """Passages (or sentences) to store, in batches."""

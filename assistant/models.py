@@ -335,11 +335,15 @@ class PlaceContext:
 
 # --- the question, understood once -------------------------------------------------------
 
+ExpectedKind = Literal["percent", "amount", "number", "date", "name"]
+
+
 @dataclass(frozen=True, slots=True)
 class Expected:
     """The kind of fact a question asks for ("how much ...?": an amount); ``answers.facts`` checks it."""
 
-    kind: Literal["percent", "amount", "number", "date", "name"]
+    kind: ExpectedKind
+
     strict: bool = True  # False: preferred in a sentence, but an answer without it is still an answer
 
 

@@ -69,7 +69,8 @@ class Assistant:
     def __init__(self, settings: Settings | None = None, *, embedder: Embedder | None = None,
                  composer: Composer | None = None) -> None:
         self.settings = get_settings(settings)
-        self.embedder = embedder or get_embedder(self.settings)
+        self.embedder: Embedder = embedder or get_embedder(self.settings)
+
         self.store = Store(self.settings)
         self.composer = composer or ExtractiveComposer(self.settings)
         self._serving: _Serving | None = None
@@ -99,12 +100,18 @@ class Assistant:
         """The ONS place lookups, when fetched (`levelup fetch`); None without them: places are then
         searched as words only."""
         if self._gazetteer is False:
-            folder = self.settings.datasets_dir
-            try:
-                self._gazetteer = load_gazetteer(folder) if (folder / WD23).is_file() else None
-            except (ConfigurationError, OSError):
-                self._gazetteer = None
-        return self._gazetteer or None
+            with self._lock:
+                if self._gazetteer is False:
+                    self._gazetteer = self._load_gazetteer()
+        return self._gazetteer if isinstance(self._gazetteer, Gazetteer) else None
+
+    def _load_gazetteer(self) -> Gazetteer | None:
+        folder = self.settings.datasets_dir
+        try:
+            return load_gazetteer(folder) if (folder / WD23).is_file() else None
+        except (ConfigurationError, OSError):
+            return None
+
 
     def ingest(self, paths: Sequence[Path] | None = None, *, progress: bool = True,
                prune: bool = False) -> IngestReport:
@@ -121,10 +128,11 @@ class Assistant:
 
         Raises ``QueryError`` for a question that cannot be searched (not text, empty, symbols only)."""
         query = prepare_query(question, self.settings)  # checked before the index is loaded
-        return self._understood(standalone(query, history), place, _config(mode))
+        return self._understood(self._serve(), standalone(query, history), place, _config(mode))
 
-    def _understood(self, query: Query, place: str | None, config: RetrievalConfig) -> Query:
-        serving = self._serve()
+    def _understood(self, serving: _Serving, query: Query, place: str | None,
+                    config: RetrievalConfig) -> Query:
+
         return understand(query, place=place, gazetteer=self.gazetteer() if config.places else None,
                           names=serving.names, vocabulary=serving.index.vocabulary,
                           dictionary=self.embedder.dictionary, spell=config.expand)
@@ -139,8 +147,11 @@ class Assistant:
         """
         config = _config(mode)
         k = k or self.settings.search_k
-        query = self.understand(question, history=history, place=place, mode=config)
-        index = self.index()
+        query = prepare_query(question, self.settings)  # checked before the index is loaded
+        serving = self._serve()  # one generation for the whole request, whatever an ingest publishes
+
+        query = self._understood(serving, standalone(query, history), place, config)
+        index = serving.index
         if not config.sentence_rerank:
             vector = self._embed([query.searched])[0] if config.dense else None
             hits = search(index, query, vector, k, filters, config)
@@ -180,8 +191,9 @@ class Assistant:
         if fixed is not None:
             return Answer(question=str(question).strip(), text=fixed.reply, abstained=True,
                           reason=fixed.reason, kind=fixed.kind)
-        query = self._understood(standalone(prepared, history), place, MODES[DEFAULT_MODE])
-        index = self.index()
+        serving = self._serve()  # one generation for the whole request
+        query = self._understood(serving, standalone(prepared, history), place, MODES[DEFAULT_MODE])
+        index = serving.index
         vectors = self._embed(query.texts())
         # Both renderings of a passage are kept: the composer says each sentence once and cites its
         # other rendering beside it.
@@ -189,8 +201,7 @@ class Assistant:
         hits = search(index, query, vectors[0], PASSAGES * 2, filters, config)
         local = []
         if query.place.found and query.about_place:
-            local = self._local_hits(query.place, hits, filters, config)
-
+            local = self._local_hits(serving, query.place, hits, filters, config)
         hits = _with_place_reasons([*hits, *local], query.place)
         decision = gate.screen(query, hits, index, vectors[0], self.settings, self.gazetteer())
         if decision is None:
@@ -204,13 +215,14 @@ class Assistant:
             return gate.abstention(query, hits, decision)
         return self.composer.compose(query, Evidence(tuple(hits), tuple(candidates), index, self.gazetteer()))
 
-    def _local_hits(self, context: PlaceContext, hits: Sequence[Hit], filters: Filters,
+    def _local_hits(self, serving: _Serving, context: PlaceContext, hits: Sequence[Hit], filters: Filters,
                     config: RetrievalConfig) -> list[Hit]:
         """Passages about the user's own areas ("Greater Manchester"), for "what applies to us?" questions
         whose wording alone finds only what applies everywhere."""
-        areas = read(Query("; ".join(context.areas[1:4]) or context.areas[0]), self._serve().names)
+        areas = read(Query("; ".join(context.areas[1:4]) or context.areas[0]), serving.names)
         seen = {h.chunk.id for h in hits}
-        local = search(self.index(), areas, self._embed([areas.searched])[0], 4, filters, config)
+        local = search(serving.index, areas, self._embed([areas.searched])[0], 4, filters, config)
+
         return [h for h in local if h.chunk.id not in seen]
 
     def _embed(self, texts: Sequence[str]) -> np.ndarray:

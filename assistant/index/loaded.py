@@ -126,20 +126,21 @@ def _sentences(generation: Generation, chunks: Mapping[str, Chunk],
         grouped.setdefault(chunk_id, []).append((start, end, vector))
     missing = [c for c in chunks.values() if c.id not in grouped]
     for chunk in missing:
-        spans = chunk.units()
-        for (start, end), vector in zip(spans, embedder.embed_documents([chunk.text[a:b] for a, b in spans])):
+        units = chunk.units()
+        for (start, end), vector in zip(units, embedder.embed_documents([chunk.text[a:b] for a, b in units])):
             grouped.setdefault(chunk.id, []).append((start, end, vector))
     out: dict[str, Sentences] = {}
     for chunk_id, rows in grouped.items():
-        chunk = chunks.get(chunk_id)
-        if chunk is None:
+        if chunk_id not in chunks:
             continue
+        text, title = chunks[chunk_id].text, chunks[chunk_id].source.title
         rows.sort(key=lambda r: r[0])
         spans = tuple((a, b) for a, b, _ in rows)
-        tokens = tuple(frozenset(tokenize(chunk.text[a:b], bigrams=False)) for a, b in spans)
-        filler = tuple(is_filler(chunk.text[a:b], t, chunk.source.title) for (a, b), t in zip(spans, tokens))
+        tokens = tuple(frozenset(tokenize(text[a:b], bigrams=False)) for a, b in spans)
+        filler = tuple(is_filler(text[a:b], t, title) for (a, b), t in zip(spans, tokens))
         out[chunk_id] = Sentences(spans, np.stack([v for _, _, v in rows]), tokens, filler)
     return out
+
 
 
 def _following(chunks: Iterable[Chunk]) -> dict[str, Chunk]:

@@ -73,8 +73,10 @@ def expand(query: Query, vocabulary: Iterable[str] = (), dictionary: Iterable[st
         if match.group(0).lower() in known or sum(ch.isupper() for ch in term.key) < 2:
             related.extend(meanings)  # the documents use it, or it is casual ("govt"): words only
         else:
-            spelt = "; ".join(meanings)
-            searched = pattern.sub(lambda m, spelt=spelt: f"{m.group(0)} ({spelt})", searched, count=1)
+            at = pattern.search(searched)  # spelt out after its first use
+            if at:
+                searched = f"{searched[:at.end()]} ({'; '.join(meanings)}){searched[at.end():]}"
+
     dictionary = dictionary if isinstance(dictionary, (set, frozenset)) else frozenset(dictionary)
     if known:
         for word in sorted(set(re.findall(r"\b[a-z]{5,}\b", text))):

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from ..errors import QueryError
-from ..models import Count, Expected, PlaceContext, Query
+from ..models import Count, Expected, ExpectedKind, PlaceContext, Query
 from ..places.context import expand_for_places, is_about_place, place_context
 from ..places.gazetteer import Gazetteer
 from ..settings import Settings
@@ -115,7 +115,7 @@ def question_parts(question: str) -> list[str]:
 def expected_type(question: str) -> Expected | None:
     """The kind of fact a question asks for, which an answering sentence must show."""
     q = question.lower()
-    kind = None
+    kind: ExpectedKind | None = None
     if re.search(r"\brate\b|\bpercentage\b|\bper ?cent\b", q):
         kind = "percent"
     elif re.search(r"\bhow much\b|\b(?:budget|amount|value|cost|worth)\b|£", q):
@@ -129,7 +129,7 @@ def expected_type(question: str) -> Expected | None:
         kind = "name"
     if kind is None and re.search(r"\b(?:money|funding|grants?)\b", q):
         return Expected("amount", strict=False)  # "is there grant money?": an amount, if there is one
-    return Expected(kind) if kind is not None else None  # type: ignore[arg-type]
+    return Expected(kind) if kind is not None else None
 
 
 _LIST = re.compile(r"\b(?:what|which) (?:are|were) (?:the )?(?:\d+|" + "|".join(NUMBER_WORDS[2:]) + r")\b"

@@ -91,13 +91,14 @@ def search(index: LoadedIndex, query: Query, vector: np.ndarray | None, k: int, 
             scores[chunk_id] += bonus
 
     shortlist = sorted(scores, key=lambda i: (-scores[i], i))[: max(20, k * 3)]  # ties by id: repeatable
-    if config.heading_bonus or config.sentence_weight:
+    if (config.heading_bonus or config.sentence_weight) and vector is not None:
         _rescore(index, query, vector, shortlist, scores, config)
         shortlist.sort(key=lambda i: (-scores[i], i))
     if config.mmr_lambda is not None:
         shortlist = _mmr(index, shortlist, scores, config.mmr_lambda)
-    hits = []
+    hits: list[Hit] = []
     for chunk_id in shortlist:
+
         chunk = index.chunks[chunk_id]
         reasons = [f"meaning #{dense_rank[chunk_id]}"] if chunk_id in dense_rank else []
         reasons += [f"words #{lexical_rank[chunk_id]}"] if chunk_id in lexical_rank else []
@@ -118,7 +119,7 @@ def _rescore(index: LoadedIndex, query: Query, vector: np.ndarray, shortlist: li
         if config.heading_bonus and chunk.heading_path and words:
             heading = set(tokenize(" ".join(chunk.heading_path), bigrams=False))
             scores[chunk_id] += config.heading_bonus * len(words & heading) / len(words)
-        if config.sentence_weight and vector is not None:
+        if config.sentence_weight:
             best = float((index.sentences[chunk.id].vectors @ vector).max())
             scores[chunk_id] += config.sentence_weight * best
 
