@@ -8,7 +8,7 @@ The one place that knows the order of the indexing stages. It is incremental and
   reused for any passage whose text (digest) was embedded before;
 * a file that cannot be read is reported and skipped, and whatever was indexed for it
   before stays;
-* the new generation is published only when complete (see ``store.py``), so an interrupted
+* the new generation is published only when complete (see ``index/store.py``), so an interrupted
   ingest leaves the previous index serving.
 
 Embedding dominates the cost, so the other stages run beside it: a reader thread loads and
