@@ -250,32 +250,53 @@ def _search_batch(assistant: Assistant, lines: TextIO, k: int | None, filters: F
 # --- eval --------------------------------------------------------------------------------
 
 @cli.command(name="eval")
-@click.argument("questions", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.argument("questions", nargs=-1, required=True,
+                type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.option("--k", "k", type=click.IntRange(1, 10), default=5, show_default=True,
               help="The cut-off for listing missed questions and per-category recall.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @click.option("--compare", is_flag=True, help="Run every retrieval mode side by side.")
 @click.option("--answers/--no-answers", default=True, show_default=True,
               help="Also answer every question and judge the answers.")
-def evaluate(questions: Path, k: int, as_json: bool, compare: bool, answers: bool) -> None:
-    """Measure retrieval and answers on a question set (the format of ../shared/eval/dev.jsonl).
+def evaluate(questions: tuple[Path, ...], k: int, as_json: bool, compare: bool, answers: bool) -> None:
+    """Measure retrieval and answers on question sets (the format of ../shared/eval/dev.jsonl).
 
     Retrieval: recall@1/3/5/10, MRR@10 and nDCG@10, overall and per category, the questions
     missed at K with what came back instead, and warm latency (p50/p95). Answers: evidence
     coverage, citation validity (each quote found in its source document), abstention on
-    unanswerable and answerable questions, uncited sentences, latency.
+    unanswerable and answerable questions, uncited sentences, latency. Several sets are shown
+    side by side, then each one's misses.
 
     \b
         levelup eval ../shared/eval/dev.jsonl
         levelup eval ../shared/eval/dev.jsonl --compare
+        levelup eval ../shared/eval/dev.jsonl benchmarks/questions/*.jsonl
     """
-    from .evaluate import read_questions, run_eval
+    from .evaluation import read_questions, run_eval
+    from .evaluation.run import render_sets
     from .pipeline import Assistant
 
     with _friendly_errors():
-        report = run_eval(Assistant(get_settings()), read_questions(questions), compare=compare,
-                          answers=answers)
-    click.echo(json.dumps(report.to_dict(k), ensure_ascii=False, indent=2) if as_json else report.render(k))
+        assistant = Assistant(get_settings())
+        sets = {path.stem: read_questions(path, assistant.settings.documents_dir) for path in questions}
+        reports = {name: run_eval(assistant, items, compare=compare, answers=answers)
+                   for name, items in sets.items()}
+    if len(reports) == 1 and as_json:
+        (report,) = reports.values()
+        click.echo(json.dumps(report.to_dict(k), ensure_ascii=False, indent=2))
+    elif len(reports) == 1:
+        (report,) = reports.values()
+        click.echo(report.render(k))
+    elif as_json:
+
+        payload = {"sets": {n: r.to_dict(k) for n, r in reports.items()}}
+        click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+
+    else:
+        click.echo(render_sets(reports))
+        for name, report in reports.items():
+            click.echo(f"\n=== {name} ===\n{report.render(k)}")
+
 
 
 # --- ask ---------------------------------------------------------------------------------

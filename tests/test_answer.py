@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from assistant.answers.guard import personal_data
 from assistant.cli import cli
 from assistant.errors import IndexNotFoundError, QueryError
-from assistant.evaluate import normalise, uncited_sentences
+from assistant.evaluation import normalise, uncited_sentences
 from assistant.ingest import ingest
 from assistant.ingest.load import extracted_text
 from assistant.models import Answer

@@ -91,7 +91,7 @@ def test_search_says_why_a_passage_was_found_for_a_place(assistant: Assistant) -
 
 def test_place_expansion_helps_eligibility_questions(assistant: Assistant, shared: Path) -> None:
     """`levelup eval --compare` shows the same; this guards it."""
-    from assistant.evaluate import read_questions, run
+    from assistant.evaluation import read_questions, run
 
     questions = [q for q in read_questions(shared / "eval" / "dev.jsonl") if q.category == "eligibility"]
     with_places = run(questions, lambda q: assistant.search(q, 10).hits).overall

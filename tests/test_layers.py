@@ -23,7 +23,7 @@ LAYERS: list[set[str]] = [
     {"ingest", "retrieval"},  # the two pipelines over the index
     {"answers"},  # guard, scoring, gate, composers
     {"pipeline"},  # Assistant: the one place that orders the stages
-    {"evaluate"},  # measuring Assistant on a question set
+    {"evaluation"},  # measuring Assistant on question sets
     {"cli", "langchain", "__init__"},  # the faces
 ]
 

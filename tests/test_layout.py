@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from assistant.evaluate import normalise
+from assistant.evaluation import normalise
 from assistant.ingest.load import load_document
 from assistant.models import Document, Source
 from assistant.text import readable

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from assistant.cli import cli
 from assistant.errors import ConfigurationError, QueryError
-from assistant.evaluate import EvalQuestion, Scores, judge, normalise, read_questions, run
+from assistant.evaluation import EvalQuestion, Scores, judge, normalise, read_questions, run
 from assistant.ingest import ingest
 from assistant.models import Chunk, Filters, Hit, Query, Source
 from assistant.pipeline import Assistant
