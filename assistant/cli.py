@@ -273,7 +273,7 @@ def evaluate(questions: tuple[Path, ...], k: int, as_json: bool, compare: bool, 
         levelup eval ../shared/eval/dev.jsonl benchmarks/questions/*.jsonl
     """
     from .evaluation import read_questions, run_eval
-    from .evaluation.run import render_sets
+    from .evaluation.runner import render_sets
     from .pipeline import Assistant
 
     with _friendly_errors():

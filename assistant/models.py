@@ -322,9 +322,12 @@ class PlaceContext:
     places: tuple[Place, ...] = ()  # resolved places
     areas: tuple[str, ...] = ()  # names to look for in the documents, the place itself first
     notes: tuple[str, ...] = ()  # ambiguity, misspellings, what a place lies in
+    own: bool = False  # the user's own place ("we're a firm in Bolton"), not a topic ("London's buses")
+
 
     @property
     def found(self) -> bool:
+
         return bool(self.places)
 
     @property
@@ -382,6 +385,9 @@ class Query:
     name_free_tokens: frozenset[str] = frozenset()  # with ``named``: the tokens left once their names are out
     beside_names: tuple[str, ...] = ()  # with ``named``: what is asked of them, per ranking text, names out
     asks_author: bool = False  # "who wrote the foreword?": the document's name and byline matter
+    # What a question asks about the documents it names themselves: "published" (when), "publisher" (who
+    # put it out). Their source records answer it.
+    asks_record: tuple[str, ...] = ()
     expected: Expected | None = None
     listing: bool = False  # asks for a list ("what are the 5 pillars?")
     count: Count | None = None
@@ -430,7 +436,9 @@ class Citation:
     section: str
     page: str | None  # the page as printed/shown (a label); None for unpaged texts
     url: str | None  # official address; for a PDF, the file at #page=N
-    kind: str = "document"  # "document", or "gazetteer" for a place fact from the ONS lookups
+    # "document"; "gazetteer" for a place fact from the ONS lookups; "source" for what a document's source
+    # record says of it (its publisher and date, from the manifest)
+    kind: str = "document"
 
     @classmethod
     def of(cls, n: int, chunk: Chunk, start: int, end: int) -> Citation:
@@ -440,6 +448,14 @@ class Citation:
                    title=chunk.source.title, publisher=chunk.source.publisher,
                    published=chunk.source.published, licence=chunk.source.licence, section=chunk.section,
                    page=label or (str(number) if number else None), url=chunk.link_at(start))
+
+    @classmethod
+    def of_source(cls, n: int, source: Source) -> Citation:
+        """Cite a document's source record: the manifest's title, publisher and date, and its address."""
+        return cls(n=n, quote=f"{source.title}. {source.publisher}, {source.published}.", chunk_id="",
+                   doc_id=source.id, title=source.title, publisher=source.publisher,
+                   published=source.published, licence=source.licence, section="", page=None,
+                   url=source.url or source.download_url, kind="source")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -27,6 +27,7 @@ from .answers import gate
 from .answers.composer import Composer, Evidence
 from .answers.extractive import ExtractiveComposer
 from .answers.guard import route
+from .answers.records import answer_from_records
 from .answers.scoring import PASSAGES, best_by_passage, score_sentences, with_followers
 from .embed import Embedder, get_embedder
 from .errors import ConfigurationError
@@ -188,17 +189,23 @@ class Assistant:
         if fixed is not None and fixed.reason in _PRIVATE:  # refused before anything else reads it
             return Answer(question="", text=fixed.reply, abstained=True, reason=fixed.reason, kind=fixed.kind)
         prepared = prepare_query(question, self.settings)  # not text, empty or symbols only: QueryError
-        if fixed is not None:
+        if fixed is not None and fixed.reason != "advice":
             return Answer(question=str(question).strip(), text=fixed.reply, abstained=True,
                           reason=fixed.reason, kind=fixed.kind)
         serving = self._serve()  # one generation for the whole request
         query = self._understood(serving, standalone(prepared, history), place, MODES[DEFAULT_MODE])
         index = serving.index
+        named = [index.sources[d] for d in sorted(query.named) if d in index.sources]
+        if query.asks_record and named and fixed is None:  # about the documents themselves: their records
+            return answer_from_records(query, named, index)
         vectors = self._embed(query.texts())
         # Both renderings of a passage are kept: the composer says each sentence once and cites its
         # other rendering beside it.
         config = replace(MODES[DEFAULT_MODE], collapse=False)
         hits = search(index, query, vectors[0], PASSAGES * 2, filters, config)
+        if fixed is not None:  # an opinion is not given; what the documents say on it is shown
+            return Answer(question=query.text, text=fixed.reply, abstained=True, reason=fixed.reason,
+                          kind=fixed.kind, related=tuple(hits[:3]), notes=query.notes, trace=tuple(hits))
         local = []
         if query.place.found and query.about_place:
             local = self._local_hits(serving, query.place, hits, filters, config)

@@ -59,7 +59,9 @@ class ExtractiveComposer:
         citations: list[Citation] = []
         lines: list[str] = []
         extra: list[str] = []
-        place = next((m for m in places.matches if m.status == "found"), None)
+        # Only the user's own place gets its fact and the statement of what the passages name; a place
+        # that is the topic ("buses outside London") is just words of the question.
+        place = next((m for m in places.matches if m.status == "found"), None) if places.own else None
         gazetteer = evidence.gazetteer
         lead = ""
         if place is not None and gazetteer is not None:
@@ -77,7 +79,8 @@ class ExtractiveComposer:
                 out.append(f"- {said}" if listing else said)
         text = "\n".join(lines) if listing else " ".join(lines)
         quotes = [(c.n, c.quote) for c in citations if c.kind == "document"]
-        statement = place_statement(places, gazetteer, quotes) if gazetteer is not None else None
+        statement = place_statement(places, gazetteer, quotes) if gazetteer is not None and place else None
+
         text = "\n\n".join(t for t in (lead, text, statement) if t)
         return Answer(question=query.text, text=text, citations=tuple(citations),
                       kind="list" if listing else "answer", more=tuple(extra), notes=query.notes,

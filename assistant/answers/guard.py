@@ -3,8 +3,8 @@
 Checked before any retrieval: a question with personal data is refused (and never stored or
 logged), one that is too long gets the limit, instructions inside a question ("ignore your
 instructions...") are treated as text and answered with what the assistant does, greetings
-and thanks get a greeting, requests for advice or opinions get a pointer to what the
-documents say. Everything else goes on to retrieval.
+and thanks get a greeting, requests for the assistant's own opinion or a vote get a pointer to
+what the documents say (``Assistant`` shows the passages). Everything else goes on to retrieval.
 """
 
 from __future__ import annotations
@@ -71,10 +71,13 @@ _OFF_TASK = re.compile(r"\b(?:write|compose|tell|give|make)\b.{0,20}\b(?:poem|so
 _GREETING = re.compile(r"^(?:hi|hello|hey|hiya|howdy|good (?:morning|afternoon|evening)|greetings)\b"
                        r"[\s\w,!.?]{0,20}$", re.I)
 _THANKS = re.compile(r"^(?:thanks|thank you|thank u|cheers|ta|great,? thanks|many thanks)\b.{0,40}$", re.I)
-_ADVICE = re.compile(r"\b(?:should (?:i|we|my|our)|what do you think|your (?:view|opinion|advice)|"
-                     r"do you (?:think|believe|agree|like)|would you (?:recommend|advise)|is it a good idea|"
-                     r"is it worth (?:it|applying|bidding|doing|the|my|our)\b|"
-                     r"which (?:one )?is better|who should i vote)\b", re.I)
+# A request for the assistant's own judgement, or a vote. "What discount rate should we use?" is not one:
+# the documents give guidance, and it is answered from them (a "should I/we ...?" decision gets a note).
+_OPINION = re.compile(r"\b(?:what do you think|what(?:'s| is) your (?:view|opinion|take)|"
+                      r"your (?:view|opinion|advice|recommendation)|in your (?:view|opinion)|"
+                      r"do you (?:think|believe|agree|like|reckon)|would you (?:recommend|advise)|"
+                      r"is it a good idea|is it worth it|which (?:one )?is better|"
+                      r"(?:who|which party) should i vote|should i vote)\b", re.I)
 
 
 def route(question: str, settings: Settings) -> Route | None:
@@ -100,13 +103,11 @@ def route(question: str, settings: Settings) -> Route | None:
     if _GREETING.match(question.strip()):
         return Route("greeting", "Hello! Ask me about the Levelling Up White Paper and related documents: "
                      f"its missions, funds, devolution and what applies where. For example: {_EXAMPLES}.",
-
                      "smalltalk")
     if _THANKS.match(question.strip()):
         return Route("thanks", "You're welcome. Ask another question whenever you like.", "smalltalk")
-    if _ADVICE.search(question):
-        return Route("advice", "I can't give advice or opinions, or say what you should do. I can show what "
-                     "the documents say: ask about a fund, a programme or a place, for example "
-
+    if _OPINION.search(question):
+        return Route("advice", "I can't give opinions or advice, or say how to vote. The passages below are "
+                     "what the documents say on it; ask about a fund, a programme or a place, for example "
                      "\u201cWhat is the UK Shared Prosperity Fund for?\u201d")
     return None

@@ -58,11 +58,21 @@ def read(query: Query, names: DocumentNames | None = None, place: PlaceContext =
     if names is not None and named:
         name_free = frozenset(tokenize(names.without_names(query.searched)))
         beside = tuple(names.beside_names(t) for t in (query.searched, *ranking))
+    notes = query.notes
+    if _DECISION.search(text):
+        notes = (*notes, "Whether you should is for you to decide: these are the passages that bear on it.")
     return replace(
-        query, tokens=tuple(tokenize(query.searched)), words=frozenset(tokenize(text, bigrams=False)),
+        query, notes=notes, tokens=tuple(tokenize(query.searched)),
+        words=frozenset(tokenize(text, bigrams=False)),
         parts=parts, ranking_parts=ranking, named=named, name_free_tokens=name_free, beside_names=beside,
-        asks_author=asks_who_wrote(text), expected=expected_type(text), listing=is_list_question(text),
+        asks_author=asks_who_wrote(text), asks_record=asks_record(text) if named else (),
+        expected=expected_type(text), listing=is_list_question(text),
         count=asked_count(text), focus=focus(text), about_place=is_about_place(text), place=place)
+
+
+# A decision the user is weighing ("should we apply?", "is it worth bidding?"): answered from the
+# documents, with a note that the decision is theirs.
+_DECISION = re.compile(r"(?:^|[.?!,;-]\s*)(?:should (?:i|we)|is it worth)\b", re.I)
 
 
 def prepare_query(text: object, settings: Settings) -> Query:
@@ -112,24 +122,57 @@ def question_parts(question: str) -> list[str]:
 
 # --- what kind of answer it wants --------------------------------------------------------
 
+# What the asking phrase of a question wants: "how much ..." an amount, "what is the rate of ..." a
+# percentage, "when ..." a date. Only the asking phrase counts: "we've spent £2m, should that go in the
+# costs?" or "what does a P90 cost estimate mean?" mention an amount without asking for one.
+_WHAT_THE = r"\bwhat(?:'s|\u2019s|s| is| are| was| were)?(?: the)? (?:[\w-]+ ){0,3}"
+# The measure is the head of its phrase ("the budget for ...", "what does it cost?"), not a modifier of
+# another noun ("a P50 cost estimate", "the rate card").
+_HEAD = (r"\b(?=\s*(?:[?,.;:!)]|$|(?:of|for|to|in|on|at|per|from|over|under|should|will|would|is|are|was|"
+         r"were|do|does|did|can|could|must|has|have|we|i|they|you|it)\b))")
+_ASKS: tuple[tuple[ExpectedKind, re.Pattern[str]], ...] = (
+    ("percent", re.compile(rf"{_WHAT_THE}(?:rate|percentage){_HEAD}|\b(?:what|by what) percentage\b"
+                           r"|\bhow many per ?cent\b", re.I)),
+    ("amount", re.compile(rf"\bhow much\b|{_WHAT_THE}(?:budget|amount|value|cost|price|sum){_HEAD}"
+                          r"|\bwhat(?:'s| is| are) (?:[\w-]+ ){1,6}worth\b", re.I)),
+    ("number", re.compile(rf"\bhow many\b|{_WHAT_THE}(?:number|share|proportion|target|total){_HEAD}", re.I)),
+    ("date", re.compile(rf"\bwhen\b|\bby when\b|{_WHAT_THE}(?:deadline|date|year|month){_HEAD}", re.I)),
+    # "Which towns ...?" asks for their names: the answer must give them. "Who ...?" may be answered by a
+    # role ("every civil servant"), so a name is preferred, not required.
+    ("name", re.compile(r"^\s*which (?:[\w-]+ )?(?:ministers?|person|people|organisations?|departments?|"
+                        r"areas|places|councils|towns|cities|regions|companies|firms|authorities)\b", re.I)),
+)
+_WHO = re.compile(r"^\s*who\b", re.I)
+_MONEY = re.compile(r"\b(?:(?<!value for )money|funding|grants?)\b", re.I)
+
+
 def expected_type(question: str) -> Expected | None:
-    """The kind of fact a question asks for, which an answering sentence must show."""
-    q = question.lower()
-    kind: ExpectedKind | None = None
-    if re.search(r"\brate\b|\bpercentage\b|\bper ?cent\b", q):
-        kind = "percent"
-    elif re.search(r"\bhow much\b|\b(?:budget|amount|value|cost|worth)\b|£", q):
-        kind = "amount"
-    elif re.search(r"\bhow many\b|\bwhat (?:number|share|proportion)\b|\btarget\b", q):
-        kind = "number"
-    elif re.search(r"\bwhen\b|\bwhat (?:year|date)\b|\bdeadline\b|\bby when\b", q):
-        kind = "date"
-    elif re.search(r"^\s*(?:who\b|which (?:\w+ )?(?:minister|person|people|organisations?|departments?|areas|"
-                   r"places|councils|towns|cities|regions|companies|firms|authorities)\b)", q):
-        kind = "name"
-    if kind is None and re.search(r"\b(?:money|funding|grants?)\b", q):
+    """The kind of fact a question's asking phrase wants, which an answering sentence should state."""
+    for kind, asks in _ASKS:
+        if asks.search(question):
+            return Expected(kind)
+    if _WHO.search(question):
+        return Expected("name", strict=False)
+    if _MONEY.search(question):
         return Expected("amount", strict=False)  # "is there grant money?": an amount, if there is one
-    return Expected(kind) if kind is not None else None
+    return None
+
+
+# A question about a document itself: when it came out, who put it out. (Who wrote a post or a foreword
+# the text says, in its byline: those are answered from the passages.)
+_RECORD: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("published", re.compile(r"\bwhen (?:was|were|did|is)\b.{0,60}?\b(?:published|publish|come out|"
+                             r"came out|released?|issued)\b|\b(?:publication|release) date\b"
+                             r"|\bwhat date is (?:on )?\b", re.I)),
+    ("publisher", re.compile(r"\b(?:who|which (?:government )?(?:department|organisation|body|ministry))\b"
+                             r".{0,40}?\b(?:published|publishes|put out|puts out|released|issued|produced)\b"
+                             r"|\bpublisher\b", re.I)),
+)
+
+
+def asks_record(question: str) -> tuple[str, ...]:
+    """What a question asks of a document's source record: ("published",), ("publisher", "published")..."""
+    return tuple(field for field, asks in _RECORD if asks.search(question))
 
 
 _LIST = re.compile(r"\b(?:what|which) (?:are|were) (?:the )?(?:\d+|" + "|".join(NUMBER_WORDS[2:]) + r")\b"
