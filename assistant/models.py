@@ -388,6 +388,10 @@ class Query:
     # What a question asks about the documents it names themselves: "published" (when), "publisher" (who
     # put it out). Their source records answer it.
     asks_record: tuple[str, ...] = ()
+    # "Is Grimsby one of the 101 towns?": who the question asks is a member (a place, or the user's own),
+    # which an answer must name; "" when it asks no such thing.
+    member: str = ""
+    member_of: str = ""  # the set it asks about ("the 101 towns getting towns fund money")
     expected: Expected | None = None
     listing: bool = False  # asks for a list ("what are the 5 pillars?")
     count: Count | None = None

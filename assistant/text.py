@@ -121,9 +121,10 @@ anything there's we're i'm
 """.split())
 
 #: Stored with each word index: an index built by an older tokenizer is rebuilt when opened.
-TOKENIZER_VERSION = 2
+TOKENIZER_VERSION = 3
 
 _TOKEN = re.compile(r"[a-z0-9£$%&]+(?:[.,][0-9]+)*")
+_HYPHEN = re.compile(r"-\n?")
 #: A plain word of the documents' vocabulary, as the typo check and the name finders read it.
 WORD = re.compile(r"[a-z0-9&]+")
 
@@ -143,12 +144,17 @@ def fold(word: str) -> str:
 
 def tokenize(text: str, bigrams: bool = True) -> list[str]:
     """Index/query tokens: folded words and numbers, stopwords dropped, "£2.6bn" kept whole and split,
-    and pairs of adjacent words."""
+    pairs of adjacent words, and a hyphenated compound also whole ("well-being" as "wellbeing", as
+    people type it; "e-scooters" as "escooters"), a line-end hyphen included."""
     text = unicodedata.normalize("NFKC", text).lower().replace("\u00ad", "")
     tokens: list[str] = []
     previous = ""
-    for raw in _TOKEN.findall(text):
-        raw = raw.strip(".,")
+    last, last_end = "", -1
+    for found in _TOKEN.finditer(text):
+        raw = found.group(0).strip(".,")
+        if last.isalpha() and raw.isalpha() and _HYPHEN.fullmatch(text, last_end, found.start()):
+            tokens.append(fold(last + raw))
+        last, last_end = raw, found.end()
         if not raw or raw in STOPWORDS:
             previous = ""
             continue

@@ -192,6 +192,24 @@ def test_a_question_of_what_to_do_is_answered_from_the_documents(assistant: Assi
         assert any("for you to decide" in note for note in answer.notes)
 
 
+@pytest.mark.parametrize("question, member", [
+    ("is Wigan one of the 55 education investment areas?", "Wigan"),
+    ("our council is Blackpool - are we among the local authorities the High Street Taskforce will help?",
+     "Blackpool"),
+])
+def test_a_count_is_not_a_list_so_membership_is_not_claimed(assistant: Assistant, question: str,
+                                                             member: str) -> None:
+    """The documents give how many (55 areas), not which: whether a place is one of them is not said."""
+    answer = assistant.ask(question)
+    assert answer.abstained and answer.reason == "not_covered"
+    assert f"don't say whether {member} is one of them" in answer.text and answer.related
+
+
+def test_a_list_that_names_the_area_holding_a_place_is_not_refused(assistant: Assistant) -> None:
+    answer = assistant.ask("we're a start-up in Salford - are we one of the innovation accelerator places?")
+    assert not answer.abstained and "Greater Manchester" in answer.text
+
+
 def test_personal_data_is_neither_kept_nor_logged(assistant: Assistant,
                                                   caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)

@@ -10,8 +10,9 @@ import pytest
 
 from assistant.answers.guard import route
 from assistant.places.context import _locates_user
-from assistant.retrieval.query import asks_record, expected_type, is_list_question
+from assistant.retrieval.query import asks_record, expected_type, is_list_question, member_asked, member_set
 from assistant.settings import Settings
+from assistant.text import tokenize
 
 
 @pytest.mark.parametrize("question, kind, strict", [
@@ -105,3 +106,26 @@ def test_the_users_own_place_is_told_from_a_place_that_is_the_topic(question: st
                                                                     own: bool) -> None:
     start = question.index(place)
     assert _locates_user(question, (start, start + len(place))) is own
+
+
+@pytest.mark.parametrize("question, member, of", [
+    ("is the Eden Project one of the places getting culture money?", "the Eden Project",
+     "places getting culture money"),
+    ("are the smaller towns among the 55 areas?", "the smaller towns", "55 areas"),
+    ("will Hartlepool be included in the new freeports?", "Hartlepool", "new freeports"),
+    ("what are the 55 education investment areas?", "", ""),
+    ("how many of the towns are in the north?", "", ""),
+], ids=lambda v: v if isinstance(v, str) and " " in v else None)
+def test_membership_questions(question: str, member: str, of: str) -> None:
+    """Without a gazetteer, the member is named as asked (with one, a place it names is resolved)."""
+    assert (member_asked(question), member_set(question)) == (member, of)
+
+
+@pytest.mark.parametrize("typed, written", [
+    ("wellbeing", "well-being"),
+    ("wellbeing", "Well-\nbeing"),
+    ("escooters", "e-scooters"),
+    ("coordinate", "co-ordinate"),
+])
+def test_a_compound_typed_whole_matches_it_hyphenated(typed: str, written: str) -> None:
+    assert set(tokenize(typed)) & set(tokenize(written))

@@ -4,8 +4,9 @@ Every composer (the extractive one now, a model later) gets only what passes, so
 answer around it. ``Assistant`` asks it three times, as the evidence builds up:
 
 1. ``screen``, on the question and the passages found: a place to ask about ("Newport in Wales
-   or on the Isle of Wight?"), nothing found, a name no document uses ("Mars"), a question about
-   something else entirely (the weather);
+   or on the Isle of Wight?"), nothing found, a name no document uses ("Mars"), whether someone is
+   one of a set no passage names them in ("is Grimsby one of the 101 towns?": a count is no list),
+   a question about something else entirely (the weather);
 2. ``weigh``, on the scored sentences: even the best is too far from the question;
 3. ``expect``, on the lead sentence: the question wants a kind of fact (an amount, a date, a
    name) that the closest sentences don't state.
@@ -60,6 +61,10 @@ def screen(query: Query, hits: Sequence[Hit], index: LoadedIndex, vector: np.nda
     if missing:
         return Decision("not_covered", f"The documents I have don't mention {join_names(missing, 'or')}. The "
                                        "closest passages are below, in case they help.")
+    if query.member and not _names_member(query, hits, index):
+        return Decision("not_covered", f"The documents I have don't list which ones these are, so they don't "
+                                       f"say whether {query.member} is one of them. The closest passages are "
+                                       "below, in case they help.")
     best, overall = index.topicality(vector, hits)
     far = best < settings.off_topic_below or (best < 0.40 and overall < settings.off_topic_centroid)
     # Naming one of the documents is on topic, and so is a phrase the passages use ("the six capitals").
@@ -118,6 +123,28 @@ def unknown_names(question: str, vocabulary: frozenset[str], gazetteer: Gazettee
             continue
         missing.append(word)
     return missing
+
+
+def _names_member(query: Query, hits: Sequence[Hit], index: LoadedIndex) -> bool:
+    """Whether a passage about the set a membership question asks of names the member, or an area that
+    holds it (a list of "Greater Manchester, the West Midlands and Glasgow" may include Salford). A
+    passage is about the set when it has the set's rarest word or word pair ("education investment" in
+    "the 55 education investment areas")."""
+    holders = query.place.areas if query.member in query.place.areas else ()
+    postings = index.lexical.postings
+    asked = [t for t in tokenize(query.member_of) if not t.isdigit() and postings.get(t)]
+    about = list(hits)
+    if asked:
+        rarest = min(asked, key=lambda t: len(postings[t]))
+        having = {index.lexical.ids[row] for row, _ in postings[rarest]}
+        about = [h for h in hits if h.chunk.id in having] or about
+    return any(_names(name, about) for name in (query.member, *holders))
+
+
+def _names(member: str, hits: Sequence[Hit]) -> bool:
+    """Whether a passage names ``member`` ("Grimsby"; "the Eden Project" as "Eden Project")."""
+    name = re.sub(r"^(?:the|a|an)\s+", "", member.strip(), flags=re.I).lower()
+    return any(re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", h.chunk.text.lower()) for h in hits)
 
 
 def _shares_a_phrase(query: Query, hits: Sequence[Hit]) -> bool:

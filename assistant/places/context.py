@@ -24,7 +24,8 @@ from ..models import Citation, Place, PlaceContext, PlaceMatch, Query
 from ..text import join_names
 from .gazetteer import Gazetteer
 
-_NEAR = re.compile(r"\b(?:near|around|close to|in (?:our|my|the) (?:area|region)|nearby|local(?:ly)?|"
+_NEAR = re.compile(r"\b(?:near|around|close to|in (?:our|my|the) (?:area|region)|nearby|locally|"
+                   r"local to (?:us|me)|"
                    r"our (?:area|region)|where we are)\b", re.I)
 _ELIGIBILITY = re.compile(r"\b(?:eligib\w*|apply|applies|qualify|can (?:we|i) (?:get|bid|claim)|"
                           r"is there (?:any|anything)|funding for|grant|"

@@ -66,6 +66,7 @@ def read(query: Query, names: DocumentNames | None = None, place: PlaceContext =
         words=frozenset(tokenize(text, bigrams=False)),
         parts=parts, ranking_parts=ranking, named=named, name_free_tokens=name_free, beside_names=beside,
         asks_author=asks_who_wrote(text), asks_record=asks_record(text) if named else (),
+        member=member_asked(text, place), member_of=member_set(text),
         expected=expected_type(text), listing=is_list_question(text),
         count=asked_count(text), focus=focus(text), about_place=is_about_place(text), place=place)
 
@@ -168,6 +169,36 @@ _RECORD: tuple[tuple[str, re.Pattern[str]], ...] = (
                              r".{0,40}?\b(?:published|publishes|put out|puts out|released|issued|produced)\b"
                              r"|\bpublisher\b", re.I)),
 )
+
+
+# "Is Grimsby one of the 101 towns ...?", "are we among the areas ...", "is our council on the list":
+# whether someone is a member of a set, which only a list that names them can answer.
+_MEMBERSHIP = re.compile(r"\b(?:is|are|was|were|will)\s+(?P<who>[^,.?;]{1,40}?)\s+(?:be\s+)?"
+                         r"(?:one of|among(?:st)?|included in|part of|on the list(?: of)?|in the list of|"
+                         r"covered by)\s+(?:the\s+)?", re.I)
+_US = re.compile(r"^(?:we|us|our|my|i)\b", re.I)
+
+
+def member_asked(question: str, place: PlaceContext = PlaceContext()) -> str:
+    """Who a membership question asks about: the place it names there, or the user's own place for
+    "are we ...?"; "" for a question that asks no such thing (or about someone it cannot name)."""
+    match = _MEMBERSHIP.search(question)
+    if not match:
+        return ""
+    who = match.group("who").strip()
+    found = [m.place.name for m in place.matches if m.status == "found" and m.place is not None and m.span
+             and match.start("who") <= m.span[0] < match.end("who")]
+    if found:
+        return found[0]
+    if _US.match(who) and place.own and place.places:
+        return place.places[0].name
+    return "" if _US.match(who) else who
+
+
+def member_set(question: str) -> str:
+    """The set a membership question asks about: "the 101 towns getting towns fund money"."""
+    match = _MEMBERSHIP.search(question)
+    return re.split(r"[?,;]", question[match.end():])[0].strip() if match else ""
 
 
 def asks_record(question: str) -> tuple[str, ...]:
