@@ -216,7 +216,8 @@ class Assistant:
             candidates = score_sentences(index, query, [*hits[:PASSAGES], *hits[PASSAGES * 2:]], vectors)
             decision = gate.weigh(candidates, self.settings)
         if decision is None:
-            candidates = with_followers(index, candidates, query.place.areas)
+            candidates = with_followers(index, candidates, query.place.areas,
+                                        lead_paragraph=not query.listing)
             decision, candidates = gate.expect(query, candidates, self.settings)
         if decision is not None:
             return gate.abstention(query, hits, decision)

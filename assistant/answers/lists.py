@@ -16,10 +16,10 @@ from ..models import Chunk, Count, Hit
 from ..text import COUNT, ENUMERATOR, ORDINAL_ITEM, number_value
 from .scoring import Candidate
 
-# "five mutually reinforcing pillars", "4 new areas": a sentence that says how many items follow.
-ANNOUNCES = re.compile(rf"\b({COUNT})\s+(?:[\w-]+\s+){{0,3}}[\u2018\u2019'\"]?"
-                       r"(?:pillars|missions|stages|cases|areas|capitals|priorities|steps|ways|themes|objectives|"
-                       r"principles|elements|parts|questions)\b", re.I)
+# "five mutually reinforcing pillars", "4 new areas": a sentence that says how many items follow and
+# ends by saying so ("... based on 5 mutually reinforcing pillars.", "... in four areas:").
+ANNOUNCES = re.compile(rf"\b({COUNT})\s+(?:[\w-]+\s+){{0,3}}[\u2018\u2019'\"]?[a-z]{{3,}}s[\u2019'\"]?"
+                       r"\s*[.:]?$", re.I)
 
 
 def announced_count(text: str, count: Count | None) -> int | None:

@@ -126,30 +126,42 @@ def best_by_passage(candidates: Sequence[Candidate]) -> dict[str, float]:
     return best
 
 
-_ANAPHORA = re.compile(r"^(?:[\"\u201c]?(?:This|These|That|Those|It|Its|They|Their|There[\u2019']s|There is|"
-                       r"In England, this|Such|Here)\b)")
+# A sentence that leans on the one before: it opens with a pointer back ("This", "These", "It",
+# "There's"), perhaps after a short opening phrase ("In England, this will mean ...").
+_ANAPHORA = re.compile(r"^[\"\u201c]?(?:[A-Z][^,.;:]{0,30},\s+)?(?:this|these|that|those|it|its|they|their|"
+                       r"there[\u2019']s|there is|such|here)\b", re.I)
 
 
 def with_followers(index: LoadedIndex, candidates: Sequence[Candidate], areas: Sequence[str] = (),
-                   first: int = 24) -> list[Candidate]:
+                   first: int = 24, lead_paragraph: bool = True) -> list[Candidate]:
     """The ``first`` candidates extended with the sentences right after them that lean on them.
 
     "Education By 2030, the number ... will have significantly increased. In England, this will
     mean 90% of children ..." - the second sentence only makes sense with the first, and the
     quote must show both. Up to two followers that open with "This", "It", "There's"... join.
+
+    With ``lead_paragraph``, the best candidate takes the rest of its paragraph, whatever its
+    sentences open with (within 400 characters and one page): a definition or a rule is usually
+    stated over a sentence or two ("... a generic price known as the VPF. This measure ... is
+    £2m."), and the paragraph is how the document says it. A list question reads its list instead.
     """
-    return [_with_followers(index, c, areas) for c in candidates[:first]] + list(candidates[first:])
+    return [_with_followers(index, c, areas, paragraph=lead_paragraph and i == 0)
+            for i, c in enumerate(candidates[:first])] + list(candidates[first:])
 
 
-def _with_followers(index: LoadedIndex, candidate: Candidate, areas: Sequence[str]) -> Candidate:
+def _with_followers(index: LoadedIndex, candidate: Candidate, areas: Sequence[str],
+                    paragraph: bool = False) -> Candidate:
     spans = index.sentences[candidate.hit.chunk.id].spans
     text = candidate.hit.chunk.text
+    breaks = [offset for offset, _, _ in candidate.hit.chunk.page_breaks]
     end = candidate.end
     for start, stop in spans:
         if start < end or stop - candidate.start > 900:
             continue
         gap = text[end:start]
-        if "\n\n" in gap or gap.strip() or not _ANAPHORA.match(text[start:stop].strip()):
+        if "\n\n" in gap or gap.strip() or any(end <= b <= start for b in breaks):
+            break  # a quote stays within its paragraph, and on one page
+        if not (paragraph or _ANAPHORA.match(text[start:stop].strip())):
             break
         end = stop
         if end - candidate.end > 400:

@@ -102,7 +102,7 @@ def prepare_query(text: object, settings: Settings) -> Query:
 
 
 _PART_BREAK = (r",?\s+and\s+(?=(?:what|how|when|who|which|where|why|by how)\b)|"
-               r"\s+-\s+|,\s+and\s+over\b|\s+now and\s+")
+               r"\s+-\s+")
 
 
 def question_parts(question: str) -> list[str]:
@@ -208,7 +208,7 @@ def asks_record(question: str) -> tuple[str, ...]:
 
 _LIST = re.compile(r"\b(?:what|which) (?:are|were) (?:the )?(?:\d+|" + "|".join(NUMBER_WORDS[2:]) + r")\b"
                    r"|\b(?:list|name) (?:the|all)\b|\bwhat (?:are|were) the (?:[\w-]+ ){0,2}[a-z]{3,}s\b"
-                   r"|\bwhich of the\b|\bwhat(?:'s| is) planned\b"
+                   r"|\bwhich of the\b"
                    r"|\bwhat does .* (?:promise|commit|say) (?:on|about|to)\b", re.I)
 
 
