@@ -4,8 +4,10 @@ Asking runs, in this order::
 
     guard -> understand -> embed -> retrieve -> gate (screen) -> score -> gate (weigh, expect) -> compose
 
-and searching ``understand -> embed -> retrieve -> re-rank -> follow lists -> fold repeats``. Each
-stage is a function of another module, handed what it needs; none calls the next one.
+(a question about a document itself is answered from its source record once understood; a request
+for an opinion gets the guard's reply with the passages retrieval finds), and searching
+``understand -> embed -> retrieve -> re-rank -> follow lists -> fold repeats``. Each stage is a
+function of another module, handed what it needs; none calls the next one.
 
 It builds the stages from one ``Settings`` (embedder, store, gazetteer, composer), keeps the
 expensive ones loaded between calls (the model, the serving generation in memory, the place
@@ -185,6 +187,8 @@ class Assistant:
 
     def _answer(self, question: object, history: Sequence[str], filters: Filters,
                 place: str | None) -> Answer:
+        """guard -> understand -> (the documents' own records) -> embed -> retrieve -> gate -> score -> gate
+        -> compose; an answer that stops early says why (its reason)."""
         fixed = route(question.strip(), self.settings) if isinstance(question, str) else None
         if fixed is not None and fixed.reason in _PRIVATE:  # refused before anything else reads it
             return Answer(question="", text=fixed.reply, abstained=True, reason=fixed.reason, kind=fixed.kind)
@@ -230,7 +234,6 @@ class Assistant:
         areas = read(Query("; ".join(context.areas[1:4]) or context.areas[0]), serving.names)
         seen = {h.chunk.id for h in hits}
         local = search(serving.index, areas, self._embed([areas.searched])[0], 4, filters, config)
-
         return [h for h in local if h.chunk.id not in seen]
 
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
