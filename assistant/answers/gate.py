@@ -61,15 +61,15 @@ def screen(query: Query, hits: Sequence[Hit], index: LoadedIndex, vector: np.nda
     if missing:
         return Decision("not_covered", f"The documents I have don't mention {join_names(missing, 'or')}. The "
                                        "closest passages are below, in case they help.")
-    if query.member and not _names_member(query, hits, index):
-        return Decision("not_covered", f"The documents I have don't list which ones these are, so they don't "
-                                       f"say whether {query.member} is one of them. The closest passages are "
-                                       "below, in case they help.")
     best, overall = index.topicality(vector, hits)
     far = best < settings.off_topic_below or (best < 0.40 and overall < settings.off_topic_centroid)
     # Naming one of the documents is on topic, and so is a phrase the passages use ("the six capitals").
     if far and not query.named and not _shares_a_phrase(query, hits[:3]):
         return Decision("off_topic", OFF_TOPIC, "refusal")
+    if query.member and not _names_member(query, hits, index):
+        return Decision("not_covered", f"The documents I have don't list which ones these are, so they don't "
+                                       f"say whether {query.member} is one of them. The closest passages are "
+                                       "below, in case they help.")
     return None
 
 
