@@ -10,7 +10,7 @@ import pytest
 
 from assistant.answers.guard import route
 from assistant.places.context import _locates_user
-from assistant.retrieval.query import asks_record, expected_type, is_list_question, member_asked, member_set
+from assistant.retrieval.query import asks_record, expected_type, is_list_question, membership
 from assistant.settings import Settings
 from assistant.text import tokenize
 
@@ -118,7 +118,7 @@ def test_the_users_own_place_is_told_from_a_place_that_is_the_topic(question: st
 ], ids=lambda v: v if isinstance(v, str) and " " in v else None)
 def test_membership_questions(question: str, member: str, of: str) -> None:
     """Without a gazetteer, the member is named as asked (with one, a place it names is resolved)."""
-    assert (member_asked(question), member_set(question)) == (member, of)
+    assert membership(question) == (member, of)
 
 
 @pytest.mark.parametrize("typed, written", [

@@ -52,6 +52,7 @@ def read(query: Query, names: DocumentNames | None = None, place: PlaceContext =
     # ("skills for jobs", "project gigabit") is the context a question opens with.
     ranking = tuple(p for p in parts if len(tokenize(p, bigrams=False)) >= 3)
     named = frozenset(names.named_in(text)) if names is not None else frozenset()
+    member, member_of = membership(text, place)
     # Within a document the question names, its name says nothing: what is left is what is asked of it.
     name_free: frozenset[str] = frozenset()
     beside: tuple[str, ...] = ()
@@ -66,7 +67,7 @@ def read(query: Query, names: DocumentNames | None = None, place: PlaceContext =
         words=frozenset(tokenize(text, bigrams=False)),
         parts=parts, ranking_parts=ranking, named=named, name_free_tokens=name_free, beside_names=beside,
         asks_author=asks_who_wrote(text), asks_record=asks_record(text) if named else (),
-        member=member_asked(text, place), member_of=member_set(text),
+        member=member, member_of=member_of,
         expected=expected_type(text), listing=is_list_question(text),
         count=asked_count(text), focus=focus(text), about_place=is_about_place(text), place=place)
 
@@ -179,26 +180,22 @@ _MEMBERSHIP = re.compile(r"\b(?:is|are|was|were|will)\s+(?P<who>[^,.?;]{1,40}?)\
 _US = re.compile(r"^(?:we|us|our|my|i)\b", re.I)
 
 
-def member_asked(question: str, place: PlaceContext = PlaceContext()) -> str:
-    """Who a membership question asks about: the place it names there, or the user's own place for
-    "are we ...?"; "" for a question that asks no such thing (or about someone it cannot name)."""
+def membership(question: str, place: PlaceContext = PlaceContext()) -> tuple[str, str]:
+    """Who a membership question asks about, and the set: ("Grimsby", "101 towns getting towns fund
+    money"). The member is the place it names there, or the user's own place for "are we ...?"; ("", "")
+    for a question that asks no such thing, and no member when it cannot be named."""
     match = _MEMBERSHIP.search(question)
     if not match:
-        return ""
+        return "", ""
+    of = re.split(r"[?,;]", question[match.end():])[0].strip()
     who = match.group("who").strip()
     found = [m.place.name for m in place.matches if m.status == "found" and m.place is not None and m.span
              and match.start("who") <= m.span[0] < match.end("who")]
     if found:
-        return found[0]
-    if _US.match(who) and place.own and place.places:
-        return place.places[0].name
-    return "" if _US.match(who) else who
-
-
-def member_set(question: str) -> str:
-    """The set a membership question asks about: "the 101 towns getting towns fund money"."""
-    match = _MEMBERSHIP.search(question)
-    return re.split(r"[?,;]", question[match.end():])[0].strip() if match else ""
+        return found[0], of
+    if _US.match(who):
+        return (place.places[0].name if place.own and place.places else ""), of
+    return who, of
 
 
 def asks_record(question: str) -> tuple[str, ...]:
