@@ -75,8 +75,7 @@ def _own_statement(index: LoadedIndex, source: Source, query: Query) -> Citation
                     if len(part.strip()) > 8]
     if not needles:
         return None
-    passages = sorted((c for c in index.chunks.values() if c.doc_id == source.id), key=lambda c: c.start)[:5]
-    for chunk in passages:
+    for chunk in index.order.get(source.id, ())[:5]:
         for start, end in index.sentences[chunk.id].spans:
             unit = " ".join(chunk.text[start:end].split()).lower().replace("&", "and")
             if any(needle.replace("&", "and") in unit for needle in needles):

@@ -47,6 +47,7 @@ class LoadedIndex:
     vocabulary: frozenset[str]  # every word of the passages, for the typo check
     contents: frozenset[str]  # ids of passages that are contents lists
     centroid: np.ndarray | None  # mean passage vector, normalised: how near the corpus a question is
+    order: Mapping[str, tuple[Chunk, ...]]  # doc id -> its passages, in document order
     following: Mapping[str, Chunk]  # chunk id -> the passage after it in its document
     groups: Mapping[str, tuple[Chunk, ...]]  # near-duplicate group -> its passages
     triples: Mapping[str, frozenset[str]]  # word triples of every passage in a group
@@ -70,6 +71,7 @@ class LoadedIndex:
         if vectors:
             mean = np.mean(np.stack(list(vectors.values())), axis=0)
             centroid = mean / (np.linalg.norm(mean) or 1.0)
+        order = _order(chunks.values())
         grouped: dict[str, list[Chunk]] = {}
         for c in chunks.values():
             if c.dup_group is not None:
@@ -80,7 +82,8 @@ class LoadedIndex:
             sources={c.doc_id: c.source for c in chunks.values()},
             vocabulary=frozenset(w for c in chunks.values() for w in plain_words(c.text)),
             contents=frozenset(c.id for c in chunks.values() if looks_like_contents(c.text)),
-            centroid=centroid, following=_following(chunks.values()),
+            centroid=centroid, order=order,
+            following={a.id: b for passages in order.values() for a, b in pairwise(passages)},
             groups={g: tuple(members) for g, members in grouped.items()},
             triples={c.id: frozenset(shingles(c.text)) for members in grouped.values() for c in members},
         )
@@ -142,10 +145,9 @@ def _sentences(generation: Generation, chunks: Mapping[str, Chunk],
     return out
 
 
-
-def _following(chunks: Iterable[Chunk]) -> dict[str, Chunk]:
-    """Chunk id -> the next passage of the same document, by position in the document."""
+def _order(chunks: Iterable[Chunk]) -> dict[str, tuple[Chunk, ...]]:
+    """Doc id -> its passages, by position in the document."""
     order: dict[str, list[Chunk]] = {}
     for c in sorted(chunks, key=lambda c: (c.doc_id, c.start)):
         order.setdefault(c.doc_id, []).append(c)
-    return {a.id: b for passages in order.values() for a, b in pairwise(passages)}
+    return {doc_id: tuple(passages) for doc_id, passages in order.items()}
