@@ -88,10 +88,6 @@ class LoadedIndex:
             triples={c.id: frozenset(shingles(c.text)) for members in grouped.values() for c in members},
         )
 
-    def documents(self) -> dict[str, Source]:
-        """Doc id -> source, of every indexed document."""
-        return dict(self.sources)
-
     def next_chunk(self, chunk: Chunk) -> Chunk | None:
         """The passage that follows ``chunk`` in its document."""
         return self.following.get(chunk.id)
