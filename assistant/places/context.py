@@ -70,23 +70,16 @@ _FIRST_PERSON = re.compile(r"\b(?:i|i'm|im|we|we're|our|my|me|us)\b", re.I)
 _LOCATIVE_BEFORE = re.compile(r"\b(?:in|at|near|from|around|round|outside|based in|lives? in)\s+(?:the\s+)?$",
                               re.I)
 
-_OWN_AREA_BEFORE = re.compile(r"\b(?:our|my)\s+(?:council|area|town|city|region|county|borough|district|"
-                              r"local authority)\s+(?:is|=)\s+$", re.I)
-
 
 def _locates_user(question: str, span: tuple[int, int]) -> bool:
     """Whether the place at ``span`` is where the user is: "we're a firm in Bolton", "my son lives in
-    Wigan", "council officer in Swansea here", "our council is Blackpool"; not "the target for England"
-    or "as good as London's"."""
-    start, end = span
+    Wigan"; not "the target for England" or "as good as London's"."""
+    start = span[0]
     before = question[max(0, start - 60):start]
-    if _OWN_AREA_BEFORE.search(before):
-        return True
     if not _LOCATIVE_BEFORE.search(before):
         return False
     sentence = re.split(r"[.!?;]\s+", question[:start])[-1] + question[start:].split(". ")[0]
-    return bool(_FIRST_PERSON.search(sentence) or re.match(r"[\s,]*here\b", question[end:], re.I))
-
+    return bool(_FIRST_PERSON.search(sentence))
 
 
 def _areas(gazetteer: Gazetteer, place: Place, near: bool) -> list[str]:

@@ -163,11 +163,11 @@ def expected_type(question: str) -> Expected | None:
 # A question about a document itself: when it came out, who put it out. (Who wrote a post or a foreword
 # the text says, in its byline: those are answered from the passages.)
 _RECORD: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("published", re.compile(r"\bwhen (?:was|were|did|is)\b.{0,60}?\b(?:published|publish|come out|"
-                             r"came out|released?|issued)\b|\b(?:publication|release) date\b"
+    ("published", re.compile(r"\bwhen (?:was|were|did|is)\b.{0,60}?\b(?:published|publish|"
+                             r"released?|issued)\b|\b(?:publication|release) date\b"
                              r"|\bwhat date is (?:on )?\b", re.I)),
     ("publisher", re.compile(r"\b(?:who|which (?:government )?(?:department|organisation|body|ministry))\b"
-                             r".{0,40}?\b(?:published|publishes|put out|puts out|released|issued|produced)\b"
+                             r".{0,40}?\b(?:published|publishes|released|issued|produced)\b"
                              r"|\bpublisher\b", re.I)),
 )
 
