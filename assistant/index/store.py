@@ -32,7 +32,13 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from ..errors import IndexBusyError, IndexNotFoundError, IndexWriteError, StoreUnavailableError
+from ..errors import (
+    ConfigurationError,
+    IndexBusyError,
+    IndexNotFoundError,
+    IndexWriteError,
+    StoreUnavailableError,
+)
 from ..models import Chunk, IndexedDocument, IndexInfo, Source
 from ..settings import Settings, get_settings
 
@@ -270,6 +276,39 @@ class Store:
             return (self.home / "CURRENT").read_text().strip() or None
         except FileNotFoundError:
             return None
+        except OSError as exc:  # LEVELUP_INDEX_DIR names a file, or a folder that cannot be read
+            raise ConfigurationError(self._unusable_home(exc)) from exc
+
+    def _unusable_home(self, exc: OSError) -> str:
+        if isinstance(exc, NotADirectoryError):
+            blocker = next((p for p in [self.home, *self.home.parents] if p.exists() and not p.is_dir()),
+                           self.settings.index_dir)
+            return (f"The index folder {self.settings.index_dir} cannot be used: {blocker} is a file, not a "
+                    "folder. Set LEVELUP_INDEX_DIR to a folder (it is created if missing), or move the file.")
+        return (f"Cannot read the index folder {self.home}: {exc.strerror or exc}. Make it readable or set "
+                "LEVELUP_INDEX_DIR to another folder.")
+
+    def serving_names(self) -> list[str]:
+        """The generations a reader may serve, best first: the one the pointer names when it is
+        complete, then the other complete ones, newest first.
+
+        The pointer can name a generation that is gone (deleted by hand, a restored backup): then
+        the newest complete one left serves, so a broken pointer never empties what is served."""
+        current = self.current_name()
+        complete = sorted((n for n in self._generation_names() if self._is_complete(n)), reverse=True)
+        return [current] if current in complete else complete
+
+    def open_serving(self) -> Generation:
+        """The generation readers use (see ``serving_names``); ``IndexNotFoundError`` when none opens."""
+        failures = []
+        for name in self.serving_names():
+            try:
+                return self.open(name)
+            except IndexNotFoundError as exc:
+                failures.append(str(exc))
+        if failures:
+            raise IndexNotFoundError(failures[0])
+        return self.open()  # nothing complete: the pointer's own message (or "build it with")
 
     def open(self, name: str | None = None) -> Generation:
         """The serving generation (or the named one); ``IndexNotFoundError`` when there is none."""
@@ -287,6 +326,9 @@ class Store:
                 sentences = client.get_collection(self._sentences_name(name))
                 location = f"{self.settings.chroma_url} collection {collection.name}"
             else:
+                if not (self.home / name / "chroma").is_dir():  # deleted: a cached client would still answer
+                    raise IndexNotFoundError(f"The index generation {name} is missing from {self.home}. "
+                                             "Rebuild it with: levelup ingest")
                 client = self._embedded_client(name)
                 collection, sentences = client.get_collection("passages"), client.get_collection("sentences")
                 location = str(self.home / name)
@@ -297,12 +339,6 @@ class Store:
                 f"The index generation {name} cannot be opened ({exc}). Rebuild it with: levelup ingest"
             ) from exc
         return Generation(name, collection, sentences, location)
-
-    def open_or_none(self) -> Generation | None:
-        try:
-            return self.open()
-        except IndexNotFoundError:
-            return None
 
     # -- writing --
     @contextmanager
@@ -339,7 +375,7 @@ class Store:
 
     def create(self) -> Generation:
         """A new, empty generation to build into. Call ``publish`` or ``discard`` after."""
-        name = f"g{datetime.now(UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}"
+        name = f"g{datetime.now(UTC):%Y%m%d%H%M%S%f}-{uuid.uuid4().hex[:6]}"  # sorts by when it was begun
         configuration = {"hnsw": {"space": "cosine"}}
         try:
             if self.remote:
@@ -406,13 +442,21 @@ class Store:
             prefix = f"{self.settings.collection_prefix}-{self.key}-g"
             return [c.name[len(prefix) - 1:] for c in self._server_client().list_collections()
                     if c.name.startswith(prefix)]
-        if not self.home.is_dir():
+        try:
+            return [p.name for p in self.home.iterdir() if p.is_dir() and p.name.startswith("g")]
+        except FileNotFoundError:
             return []
-        return [p.name for p in self.home.iterdir() if p.is_dir() and p.name.startswith("g")]
+        except OSError as exc:
+            raise ConfigurationError(self._unusable_home(exc)) from exc
 
     def _is_complete(self, name: str) -> bool:
         if self.remote:
-            collection = self._server_client().get_collection(self._collection_name(name))
+            try:
+                collection = self._server_client().get_collection(self._collection_name(name))
+            except StoreUnavailableError:
+                raise
+            except Exception:  # deleted meanwhile
+                return False
             return bool((collection.metadata or {}).get("complete"))
         return (self.home / name / "COMPLETE").is_file()
 
