@@ -36,17 +36,30 @@ def manifest_items(settings: Settings, report: IngestReport) -> list[IngestItem]
     items = []
     for source in load_manifest(settings).documents:
         path = local_path(source, settings)
-        if path.is_file():
+        if path.is_file() and (problem := too_big(path, settings)):
+            report.failed.append((str(path), problem))
+        elif path.is_file():
             items.append(IngestItem(path, source))
         else:
             report.skipped.append((source.id, f"not fetched ({path} is missing); run: levelup fetch"))
     return items
 
 
-def path_items(paths: Sequence[Path], report: IngestReport) -> list[IngestItem]:
-    """Files and folders given on the command line; a MANIFEST.json beside them supplies metadata."""
+EMPTY_PATH = "an empty path was given; name a file or folder (use . for the current folder)"
+
+
+def path_items(paths: Sequence[Path | str], report: IngestReport, settings: Settings) -> list[IngestItem]:
+    """Files and folders given on the command line; a MANIFEST.json beside them supplies metadata.
+
+    Only regular files are read: a named pipe or a device (``/dev/zero``) would never end, so it is
+    refused by name, as is a file over ``max_file_mb``."""
     items: list[IngestItem] = []
-    for path in paths:
+    warnings: list[str] = []
+    for given in paths:
+        if not str(given).strip():  # Path("") would be the current folder: never what was meant
+            report.failed.append(("(empty path)", EMPTY_PATH))
+            continue
+        path = Path(given)
         if not path.exists():
             report.failed.append((str(path), "does not exist; check the path"))
             continue
@@ -68,11 +81,30 @@ def path_items(paths: Sequence[Path], report: IngestReport) -> list[IngestItem]:
                 report.failed.append((str(path), "cannot be read (permission denied)" if unreadable else
                                       "contains no PDF, .md, .txt or .html files"))
                 continue
+        elif not path.is_file():
+            report.failed.append((str(path), "is not a regular file (a named pipe, device or socket); only "
+                                  "files are read: save its contents to a file first"))
+            continue
         else:
             files = [path]
         for file in files:
-            items.append(IngestItem(file, _source_for(file)))
+            problem = too_big(file, settings)
+            if problem:
+                report.failed.append((str(file), problem))
+            else:
+                items.append(IngestItem(file, _source_for(file, warnings)))
+    report.warnings.extend(dict.fromkeys(warnings))
     return _unique_ids(items)
+
+
+def too_big(path: Path, settings: Settings) -> str | None:
+    """Why ``path`` is too large to index, or None: an accidental dump would take hours to embed."""
+    limit = settings.max_file_mb
+    size = path.stat().st_size / 1e6
+    if size <= limit:
+        return None
+    return (f"is {size:,.1f} MB, over the {limit:g} MB limit for one file; split it, or raise "
+            "LEVELUP_MAX_FILE_MB if it really is one document")
 
 
 def _can_list(path: Path) -> bool:
@@ -87,43 +119,65 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80] or "document"
 
 
-def _source_for(file: Path) -> Source:
-    """Metadata for a loose file: from a MANIFEST.json in its folder (or a parent), else from its name."""
+_UNKNOWN_LICENCE = "Unknown: check before reuse"
+
+
+def _source_for(file: Path, warnings: list[str]) -> Source:
+    """Metadata for a loose file: from a MANIFEST.json in its folder (or a parent), else from its name.
+
+    A MANIFEST.json that cannot be read, or lacks the file, or leaves fields empty is said in
+    ``warnings``, and the citation says what is unknown rather than showing blanks."""
+    why = "no MANIFEST.json beside the file"
     for folder in [file.parent, *file.parent.parents][:3]:
         manifest = folder / "MANIFEST.json"
         if manifest.is_file():
             relative = file.relative_to(folder).as_posix()
-            entry = _manifest_entry(manifest, relative)
+            entry, why = _manifest_entry(manifest, relative, warnings)
             if entry is not None:
                 return entry
+            break
     return Source(id=_slug(file.stem), title=re.sub(r"[-_]+", " ", file.stem).strip().capitalize(),
-                  publisher="Unknown publisher (no MANIFEST.json beside the file)", published="",
-                  licence="Unknown: check before reuse", file=str(file), kind="local", relation="related")
+                  publisher=f"Unknown publisher ({why})", published="", licence=_UNKNOWN_LICENCE,
+                  file=str(file), kind="local", relation="related")
 
 
-def _manifest_entry(manifest: Path, relative: str) -> Source | None:
-    """The entry for ``relative`` in a project manifest or in a plain list like ../shared's."""
+def _manifest_entry(manifest: Path, relative: str, warnings: list[str]) -> tuple[Source | None, str]:
+    """The entry for ``relative`` in a project manifest or in a plain list like ../shared's, or None
+    and why there is none."""
     try:
         raw = json.loads(manifest.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    except (OSError, ValueError) as exc:
+        warnings.append(f"{manifest}: cannot be read as a manifest ({exc}); the files beside it are cited "
+                        "as from an unknown publisher. Fix the file and ingest again")
+        return None, "its MANIFEST.json could not be read"
     if isinstance(raw, dict) and "documents" in raw:
         try:
-            return next((s for s in read_manifest(manifest).documents if s.file == relative), None)
-        except ConfigurationError:
-            return None
-    for entry in raw if isinstance(raw, list) else []:
+            found = next((s for s in read_manifest(manifest).documents if s.file == relative), None)
+        except ConfigurationError as exc:
+            warnings.append(f"{exc} The files beside it are cited as from an unknown publisher")
+            return None, "its MANIFEST.json could not be read"
+        return found, "not listed in its MANIFEST.json"
+    if not isinstance(raw, list):
+        warnings.append(f"{manifest}: is neither a list of entries nor an object with 'documents'; the "
+                        "files beside it are cited as from an unknown publisher")
+        return None, "its MANIFEST.json could not be read"
+    for entry in raw:
         if isinstance(entry, dict) and entry.get("file") == relative:
+            missing = [f for f in ("title", "publisher", "published", "licence") if not entry.get(f)]
+            if missing:
+                warnings.append(f"{manifest}: the entry for {relative} has no {', '.join(missing)}; its "
+                                "citations say so")
             url = entry.get("official_url") or entry.get("url")
             return Source(
                 id=_slug(Path(relative).stem), title=str(entry.get("title") or Path(relative).stem),
-                publisher=str(entry.get("publisher") or ""), published=str(entry.get("published") or ""),
-                licence=str(entry.get("licence") or ""), file=relative,
+                publisher=str(entry.get("publisher") or "Unknown publisher (not in its MANIFEST.json entry)"),
+                published=str(entry.get("published") or ""),
+                licence=str(entry.get("licence") or _UNKNOWN_LICENCE), file=relative,
                 url=str(url).split(" ")[0] if url else None,
                 kind="commentary" if "not OGL" in str(entry.get("licence")) else "government",
                 relation="related",
-            )
-    return None
+            ), ""
+    return None, "not listed in its MANIFEST.json"
 
 
 def _unique_ids(items: list[IngestItem]) -> list[IngestItem]:

@@ -14,13 +14,15 @@ import hashlib
 import html
 import logging
 import math
+import os
 import re
+import stat
 from html.parser import HTMLParser
 from pathlib import Path
 
 from ..errors import DocumentError
 from ..models import Document, Source
-from ..text import squash
+from ..text import printable, squash
 from .layout import KnownHeading, RawPages, build_document
 from .pages import split_text_pages
 
@@ -30,10 +32,13 @@ SUPPORTED_SUFFIXES = {".pdf", ".txt", ".md", ".markdown", ".html", ".htm"}
 logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 
-def load_document(path: Path, source: Source) -> Document:
-    """Read ``path`` and clean it into a ``Document`` whose id and citation data come from ``source``."""
+def load_document(path: Path, source: Source, max_bytes: int | None = None) -> Document:
+    """Read ``path`` and clean it into a ``Document`` whose id and citation data come from ``source``.
+
+    Only a regular file is read, and no more than ``max_bytes`` of it: a pipe or ``/dev/zero`` would
+    never end."""
     try:
-        data = path.read_bytes()
+        data = read_file(path, max_bytes)
     except FileNotFoundError as exc:
         raise DocumentError(path, "does not exist; check the path") from exc
     except IsADirectoryError as exc:
@@ -53,6 +58,30 @@ def load_document(path: Path, source: Source) -> Document:
         raise DocumentError(path, "contains no text after cleaning (only page numbers or running headers?); "
                                   "nothing to index. Check the file opens with its text")
     return document
+
+
+def read_file(path: Path, max_bytes: int | None = None) -> bytes:
+    """The bytes of a regular file, opened without blocking so a named pipe is refused, not waited on."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise DocumentError(path, "is not a regular file (a named pipe, device or socket); only files "
+                                      "are read: save its contents to a file first")
+        if max_bytes is not None and info.st_size > max_bytes:
+            raise DocumentError(path, f"is {info.st_size / 1e6:,.1f} MB, over the {max_bytes / 1e6:g} MB "
+                                      "limit for one file; split it, or raise LEVELUP_MAX_FILE_MB")
+        os.set_blocking(fd, True)
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            data = handle.read(-1 if max_bytes is None else max_bytes + 1)
+        if max_bytes is not None and len(data) > max_bytes:  # it grew while being read
+            raise DocumentError(path, f"grew past the {max_bytes / 1e6:g} MB limit for one file while being "
+                                      "read; ingest it once it is complete")
+        return data
+    finally:
+        os.close(fd)
 
 
 # --- PDF ---------------------------------------------------------------------------------
@@ -186,6 +215,9 @@ def decode_text(path: Path, data: bytes) -> tuple[str, list[str]]:
                 raise DocumentError(path, f"starts with a {encoding} byte-order mark but is not valid "
                                           f"{encoding}; re-save it as UTF-8") from exc
     if b"\x00" in data[:4096]:
+        encoding = _utf16_without_bom(data)
+        if encoding is not None:
+            return data.decode(encoding), [f"no byte-order mark: read as {encoding.upper()}"]
         raise DocumentError(path, "looks binary (NUL bytes), not text; convert it to PDF, .txt or .md")
     try:
         return data.decode("utf-8"), []
@@ -195,6 +227,28 @@ def decode_text(path: Path, data: bytes) -> tuple[str, list[str]]:
         return data.decode("cp1252"), ["not UTF-8: read as Windows-1252"]
     except UnicodeDecodeError as exc:
         raise DocumentError(path, "is in an unknown text encoding; re-save it as UTF-8") from exc
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """"utf-16-le" or "utf-16-be" when the bytes read as UTF-16 text without a byte-order mark (Windows
+    tools save it so): text in a Latin script puts a NUL in every other byte, and decodes to printable
+    characters; binary data does neither."""
+    sample = data[:4096] if len(data) % 2 == 0 else data[:4095]
+    sample = sample[: len(sample) // 2 * 2]
+    if len(sample) < 4:
+        return None
+    even, odd = sample[0::2].count(0), sample[1::2].count(0)
+    half = len(sample) // 2
+    encoding = "utf-16-le" if odd > half * 0.3 and even < half * 0.05 else (
+        "utf-16-be" if even > half * 0.3 and odd < half * 0.05 else None)
+    if encoding is None or len(data) % 2:
+        return None
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError:
+        return None
+    shown = sum(ch.isprintable() or ch in "\n\r\t\f" for ch in text[:2000])
+    return encoding if shown >= 0.95 * min(len(text), 2000) else None
 
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
@@ -320,12 +374,16 @@ def read_raw(path: Path, data: bytes, *, markdown: bool = True) -> RawPages:
     """The file's pages as extracted, by its type; ``markdown=False`` keeps a Markdown file's "#" lines."""
     suffix = path.suffix.lower()
     if suffix == ".pdf":
-        return read_pdf(path, data)
-    if suffix in {".html", ".htm"}:
-        return read_html(path, data)
-    if suffix in {".txt", ".md", ".markdown"}:
-        return read_text(path, data, markdown=markdown and suffix != ".txt")
-    raise DocumentError(path, f"unsupported file type {suffix or '(none)'}; use PDF, .md, .txt or .html")
+        raw = read_pdf(path, data)
+    elif suffix in {".html", ".htm"}:
+        raw = read_html(path, data)
+    elif suffix in {".txt", ".md", ".markdown"}:
+        raw = read_text(path, data, markdown=markdown and suffix != ".txt")
+    else:
+        raise DocumentError(path, f"unsupported file type {suffix or '(none)'}; use PDF, .md, .txt or .html")
+    # Escape sequences and control characters are not text: a document must not drive a terminal.
+    raw.pages = [[printable(line, keep="\t") for line in lines] for lines in raw.pages]
+    return raw
 
 
 def extracted_text(path: Path) -> str:
