@@ -10,10 +10,12 @@ what the documents say (``Assistant`` shows the passages). Everything else goes 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..places.gazetteer import looks_like_postcode
 from ..settings import Settings
+from ..text import ADDRESSED_TO_ASSISTANT
 
 EXAMPLES = ("What are the 12 missions?", "How much is the UK Shared Prosperity Fund worth?",
             "We're a small firm in Bolton: what applies to us?")
@@ -62,10 +64,6 @@ def personal_data(text: str) -> str | None:
     return None
 
 
-_INJECTION = re.compile(
-    r"\b(?:ignore|disregard|forget|override|bypass)\b.{0,40}\b(?:instructions?|prompts?|rules|guidelines|"
-    r"above|previous|everything)\b|system prompt|your (?:instructions|prompt|rules|configuration)|"
-    r"\b(?:you are now|act as|pretend (?:to be|you are)|jailbreak|developer mode|do anything now)\b", re.I)
 _OFF_TASK = re.compile(r"\b(?:write|compose|tell|give|make)\b.{0,20}\b(?:poem|song|story|joke|limerick|haiku|"
                        r"essay|rap|sonnet|recipe)s?\b|\btranslate\b|\b(?:code|script) (?:in|for)\b", re.I)
 _GREETING = re.compile(r"^(?:hi|hello|hey|hiya|howdy|good (?:morning|afternoon|evening)|greetings)\b"
@@ -93,7 +91,7 @@ def route(question: str, settings: Settings) -> Route | None:
     if len(question) > limit:
         return Route("too_long", f"Your question is {len(question):,} characters long; the limit is {limit}. "
                      "Please ask the question itself in a sentence or two.")
-    if _INJECTION.search(question):
+    if ADDRESSED_TO_ASSISTANT.search(question):
         return Route("injection", "I can't follow instructions given inside a question. I answer questions "
                      "about the Levelling Up White Paper and related documents, quoting the passages each "
                      f"answer rests on. Try, for example: {_EXAMPLES}.")
@@ -111,3 +109,55 @@ def route(question: str, settings: Settings) -> Route | None:
                      "what the documents say on it; ask about a fund, a programme or a place, for example "
                      "\u201cWhat is the UK Shared Prosperity Fund for?\u201d")
     return None
+
+
+#: Refusals whose text is never repeated back: it holds personal data.
+PRIVATE = frozenset({"personal_data", "postcode"})
+_PLACE_CHARS = 100  # the longest UK place names are under 60 characters
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What the user sent beside the question, after the same guard: the earlier questions that may be
+    used to read a follow-up, the place, a refusal for the place, and notes on what was left out."""
+
+    history: tuple[str, ...] = ()
+    place: str | None = None
+    refusal: Route | None = None
+    notes: tuple[str, ...] = ()
+
+
+_LEFT_OUT = {"personal_data": "it contains personal details", "postcode": "it contains a postcode",
+             "too_long": "it is too long", "injection": "it gives instructions",
+             "off_task": "it is not a question about the documents"}
+
+
+def check_context(history: Sequence[object], place: object, settings: Settings) -> Context:
+    """Put every field beside the question through the question's guard.
+
+    An earlier question that would be refused itself (personal data, instructions, far too long) is
+    not used to read a follow-up, so "ignore your instructions" in a history never reaches the
+    rewritten question; a place with personal data or a postcode is refused without repeating it."""
+    kept, notes = [], []
+    for item in history:
+        if not isinstance(item, str) or not item.strip():
+            continue
+        fixed = route(item.strip(), settings)
+        if fixed is not None and fixed.reason in _LEFT_OUT:
+            notes.append(f"An earlier question was not used to read this one: {_LEFT_OUT[fixed.reason]}.")
+        else:
+            kept.append(item.strip())
+    refusal = None
+    text = place.strip() if isinstance(place, str) else None
+    if place is not None and not isinstance(place, str):
+        refusal = Route("bad_place", f"The place must be text, not {type(place).__name__}.")
+    elif text and looks_like_postcode(text):
+        refusal = Route("postcode", "Postcodes are not supported, and I haven't used or stored yours: give "
+                        "your town or council instead, for example \u201cBolton\u201d.")
+    elif text and (found := personal_data(text)):
+        refusal = Route("personal_data", f"The place you gave seems to contain {found}. I don't need "
+                        "personal details, so I haven't used or stored it: give a town or council instead.")
+    elif text and len(text) > _PLACE_CHARS:
+        refusal = Route("bad_place", f"The place is {len(text):,} characters long; give the name of a town "
+                        "or council, for example \u201cWigan\u201d.")
+    return Context(tuple(kept), text or None, refusal, tuple(dict.fromkeys(notes)))

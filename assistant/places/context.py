@@ -37,7 +37,9 @@ _LOCATIVE_NAME = re.compile(r"\b(?:in|at|near|from|around|round)\s+([A-Z][\w'-]{
 def place_context(question: str, gazetteer: Gazetteer | None, place: str | None = None) -> PlaceContext:
     """The places in ``question`` (and ``place``, given explicitly) and the areas that contain them."""
     if gazetteer is None:
-        return PlaceContext()
+        return PlaceContext(notes=(f"The place lookups are not fetched (run: levelup fetch), so "
+                                   f"\u201c{place}\u201d could not be looked up and was not used.",)
+                            if place else ())
     matches = list(gazetteer.find_places(question))
     if place:
         matches.insert(0, gazetteer.resolve(place))
