@@ -31,7 +31,9 @@ class Source:
     download_url: str | None = None  # where `levelup fetch` downloads the file; None: not downloadable
     sha256: str | None = None  # of the file's bytes, when known
     mirror_path: str | None = None  # path inside a local mirror folder (LEVELUP_CORPUS_MIRROR)
-    kind: str = "government"  # "government" (primary text) or "commentary" (third party)
+    # "government" (primary text), "commentary" (third party), or "local": a file ingested by hand with no
+    # source record, whose publisher nobody has vouched for
+    kind: str = "government"
     # "core" (the White Paper itself: named by "the levelling up white paper"), or "related"
     relation: str = "related"
     notes: str = ""
@@ -39,6 +41,12 @@ class Source:
     @property
     def is_pdf(self) -> bool:
         return self.file.lower().endswith(".pdf")
+
+    @property
+    def verified(self) -> bool:
+        """Whether a source record names who published it. A file ingested with no metadata is not: it
+        ranks below the documents that have one, and a quote from it is marked as unverified."""
+        return self.kind != "local" and bool(self.publisher) and not self.publisher.startswith("Unknown")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -443,6 +451,7 @@ class Citation:
     # "document"; "gazetteer" for a place fact from the ONS lookups; "source" for what a document's source
     # record says of it (its publisher and date, from the manifest)
     kind: str = "document"
+    verified: bool = True  # False: from a document with no known publisher (``Source.verified``)
 
     @classmethod
     def of(cls, n: int, chunk: Chunk, start: int, end: int) -> Citation:
@@ -451,7 +460,13 @@ class Citation:
         return cls(n=n, quote=chunk.text[start:end], chunk_id=chunk.id, doc_id=chunk.doc_id,
                    title=chunk.source.title, publisher=chunk.source.publisher,
                    published=chunk.source.published, licence=chunk.source.licence, section=chunk.section,
-                   page=label or (str(number) if number else None), url=chunk.link_at(start))
+                   page=label or (str(number) if number else None), url=chunk.link_at(start),
+                   verified=chunk.source.verified)
+
+    @property
+    def credit(self) -> str:
+        """ "HM Treasury, 2026-01" — or what is unknown, never blanks like "(, )"."""
+        return ", ".join((self.publisher or "publisher not recorded", self.published or "undated"))
 
     @classmethod
     def of_source(cls, n: int, source: Source) -> Citation:
@@ -543,7 +558,7 @@ class IngestReport:
     pages: int = 0
     passages: int = 0
     embedded: int = 0  # passages whose vectors were computed in this run
-    sentences_embedded: int = 0  # sentence vectors (for quoting) computed in this run
+    sentences_embedded: int = 0  # sentences embedded on their own (with sentence_vectors="separate")
     reused: int = 0  # passages whose vectors came from the previous generation
     seconds: float = 0.0
     read_seconds: float = 0.0  # loading, cleaning and chunking changed documents

@@ -7,6 +7,9 @@ import textwrap
 from .models import Answer, Chunk, Hit, IngestReport
 from .text import readable
 
+#: Beside a quote from a document with no known publisher, in every face that shows citations.
+UNVERIFIED = "Unverified source: this file was indexed without a record of who published it."
+
 
 def describe_ingest(report: IngestReport) -> list[str]:
     """One line per skipped, warned or failed file, then what the run did."""
@@ -37,7 +40,8 @@ def render_hit(hit: Hit) -> str:
     body = textwrap.fill(readable(c.text), width=100, initial_indent="   ", subsequent_indent="   ",
                          max_lines=6, placeholder=" …")
     also = "".join(f"\n   Also in {_where(a)}" + (f": {a.link}" if a.link else "") for a in hit.also)
-    return f"{hit.rank:>2}. [{hit.score:.3f}] {_where(c)}{section}{link}\n{body}{also}\n"
+    flag = "" if c.source.verified else f"\n   {UNVERIFIED}"
+    return f"{hit.rank:>2}. [{hit.score:.3f}] {_where(c)}{section}{link}{flag}\n{body}{also}\n"
 
 
 def _where(c: Chunk) -> str:
@@ -58,7 +62,9 @@ def render_answer(answer: Answer) -> str:
         for c in answer.citations:
             where = ", ".join(x for x in (f"§ {c.section}" if c.section else "",
                                           f"p. {c.page}" if c.page else "") if x)
-            lines.append(f"[{c.n}] {c.title} ({c.publisher}, {c.published}){' - ' + where if where else ''}")
+            lines.append(f"[{c.n}] {c.title} ({c.credit}){' - ' + where if where else ''}")
+            if not c.verified:
+                lines.append(f"    {UNVERIFIED}")
             lines.append(textwrap.fill(f"\u201c{readable(c.quote)}\u201d", width=100,
                                        initial_indent="    ", subsequent_indent="    "))
             if c.url:

@@ -103,6 +103,28 @@ def readable(text: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"(?<=\w-)\n(?=\w)", "", text)).strip()
 
 
+# Terminal escape sequences (colours, cursor moves, an OSC title with its BEL or ST terminator), then any
+# other control character: what a document or a question must never send to a terminal or a page.
+_ESCAPE = re.compile(r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]"
+                     r"|\x9b[0-?]*[ -/]*[@-~]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str, keep: str = "\n\t") -> str:
+    """``text`` without escape sequences and control characters (line breaks and tabs kept, or those
+    in ``keep``): documents are untrusted, and what is shown must not retitle or recolour a terminal."""
+    text = _ESCAPE.sub("", text)
+    return _CONTROL.sub(lambda m: m.group(0) if m.group(0) in keep else " ", text)
+
+
+#: A line addressed to an assistant rather than to a reader: "ignore previous instructions", "you are now
+#: ...", "reveal your system prompt". Refused in a question (answers/guard.py); never quoted from a document.
+ADDRESSED_TO_ASSISTANT = re.compile(
+    r"\b(?:ignore|disregard|forget|override|bypass)\b.{0,40}\b(?:instructions?|prompts?|rules|guidelines|"
+    r"above|previous|everything)\b|system prompt|your (?:instructions|prompt|rules|configuration)|"
+    r"\b(?:you are now|act as|pretend (?:to be|you are)|jailbreak|developer mode|do anything now)\b", re.I)
+
+
 def squash(text: str) -> str:
     """Letters and digits only, lower-cased: compares headings across glued or broken words."""
     return re.sub(r"[\W_]+", "", text.lower())
@@ -129,6 +151,7 @@ _HYPHEN = re.compile(r"-\n?")
 WORD = re.compile(r"[a-z0-9&]+")
 
 
+@lru_cache(maxsize=1 << 16)  # a corpus has a few thousand distinct words; opening an index folds 100,000
 def fold(word: str) -> str:
     """Collapse what PDF text extraction loses (ligatures) and a light English stem."""
     word = re.sub(r"ffi|ffl|ff|fi|fl", "f", word)
@@ -202,14 +225,21 @@ def looks_like_contents(text: str) -> bool:
     return entries >= 2 and entries * 8 >= len(text.split())
 
 
+@lru_cache(maxsize=256)
+def _title_words(title: str) -> frozenset[str]:
+    """A title's main words, before any "(CP 338)" or dash: what a title-page line repeats."""
+    return frozenset(w for w in tokenize(re.split(r"[(\u2013]", title)[0], bigrams=False) if not w.isdigit())
+
+
 def is_filler(sentence: str, tokens: frozenset[str], title: str) -> bool:
-    """A contents line, a caption or a title-page line: it names things but states nothing.
+    """A contents line, a caption or a title-page line: it names things but states nothing; or a line
+    addressed to an assistant (a planted instruction), which is not answer material.
 
     ``tokens`` are the sentence's ``tokenize`` words (no pairs); ``title`` its document's title."""
-    main = {w for w in tokenize(re.split(r"[(\u2013]", title)[0], bigrams=False) if not w.isdigit()}
+    main = _title_words(title)
     title_echo = bool(main) and main <= tokens and len(tokens) <= len(main) + 8
     return (title_echo or looks_like_contents(sentence) or bool(re.search(r"\bContents\b", sentence))
-            or bool(_CAPTION.match(sentence.strip())))
+            or bool(_CAPTION.match(sentence.strip())) or bool(ADDRESSED_TO_ASSISTANT.search(sentence)))
 
 
 # --- counted lists: "five pillars", "Second, ...", "• ..." -------------------------------

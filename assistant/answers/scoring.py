@@ -22,6 +22,8 @@ from ..models import Hit, Query
 from ..text import tokenize
 from .facts import states
 
+#: Taken off sentences of a document with no known publisher: quoted only when nothing vouched-for says it.
+UNVERIFIED_PENALTY = 0.15
 PASSAGES = 6  # passages whose sentences are answer candidates (plus any fetched for the user's own areas)
 
 
@@ -101,6 +103,8 @@ def score_sentences(index: LoadedIndex, query: Query, hits: Sequence[Hit], vecto
                 adjust += 0.05
             if hit.chunk.source.kind == "government":
                 adjust += 0.02  # the primary text, when commentary says the same
+            elif not hit.chunk.source.verified:
+                adjust -= UNVERIFIED_PENALTY
             if areas and any(a.lower() in sentence.lower() for a in areas):
                 adjust += area_bonus  # it names the area the user is in (Greater Manchester for Salford)
             if count and count.search(sentence):

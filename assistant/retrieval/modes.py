@@ -25,6 +25,11 @@ class RetrievalConfig:
     name_weight: float = 0.0  # in the word search, weight of the words naming a document the question names
     candidates: int = 100  # passages taken from each of dense and lexical before fusing
     contents_penalty: float = 0.1  # taken off passages that are mostly a contents list
+    # Taken off passages of a document with no known publisher (``Source.verified``): a file dropped
+    # into an ingest must not outrank the government's own texts when both speak to the question.
+    unverified_penalty: float = 0.15
+    # ... and, once ordered, they are placed as if they scored this share of their score (rerank.py).
+    unverified_share: float = 0.75
     places: bool = True  # widen the search from a named town to the areas containing it (Assistant)
     # Extra stages, measured in `levelup eval --compare` and off by default: none beat the above on dev.
     heading_bonus: float = 0.0  # added per share of the question's words found in the section path

@@ -30,6 +30,21 @@ def rerank(hits: Sequence[Hit], best: Mapping[str, float], weight: float) -> lis
             for i, h in enumerate(ordered)]
 
 
+def prefer_verified(hits: Sequence[Hit], share: float) -> list[Hit]:
+    """Order passages of a document with no known publisher (``Source.verified``) as if they scored
+    ``share`` of their score: one must beat the vouched-for passages by a wide margin to stay above
+    them, so a planted file's "the fund is worth £999bn" does not lead the White Paper's figure.
+    Ranks are renumbered; nothing is dropped."""
+    if all(h.chunk.source.verified for h in hits):
+        return list(hits)
+
+    def weight(hit: Hit) -> float:
+        return hit.score if hit.chunk.source.verified else hit.score - (1 - share) * abs(hit.score)
+
+    ordered = sorted(hits, key=lambda h: -weight(h))  # stable: ties keep their order
+    return [replace(h, rank=i) for i, h in enumerate(ordered, 1)]
+
+
 _MOST_PASSAGES_SCANNED = 8  # a list's items run on past a table or two, not across a chapter
 
 

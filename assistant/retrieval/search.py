@@ -25,7 +25,7 @@ from ..models import Filters, Hit, Query
 from ..text import tokenize
 from ..topics import TOPICS
 from .modes import RetrievalConfig
-from .rerank import collapse_duplicates
+from .rerank import collapse_duplicates, prefer_verified
 
 
 def check_filters(index: LoadedIndex, filters: Filters) -> None:
@@ -80,6 +80,8 @@ def search(index: LoadedIndex, query: Query, vector: np.ndarray | None, k: int, 
     for chunk_id in scores:
         if chunk_id in index.contents:
             scores[chunk_id] -= config.contents_penalty  # a contents list names sections, answers nothing
+        if not index.chunks[chunk_id].source.verified:
+            scores[chunk_id] -= config.unverified_penalty
 
     # Reciprocal ranks are small numbers: the bonus is scaled to them.
     bonus = config.route_bonus
@@ -105,6 +107,7 @@ def search(index: LoadedIndex, query: Query, vector: np.ndarray | None, k: int, 
         reasons += ["from the document the question names"] if chunk.doc_id in named else []
         hits.append(Hit(chunk, scores[chunk_id], len(hits) + 1, dense_rank.get(chunk_id),
                         lexical_rank.get(chunk_id), tuple(reasons)))
+    hits = prefer_verified(hits, config.unverified_share)
     if config.collapse:
         hits = collapse_duplicates(hits, index)
     return hits[:k]
