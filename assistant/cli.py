@@ -20,6 +20,7 @@ import click
 from .errors import AssistantError
 from .render import describe_ingest, render_answer, render_hit
 from .settings import get_settings
+from .text import printable
 
 if TYPE_CHECKING:  # the commands import the library when they run: `levelup --help` stays fast
     from .models import Filters
@@ -31,7 +32,13 @@ def _friendly_errors() -> Iterator[None]:
     try:
         yield
     except AssistantError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(printable(str(exc))) from exc
+
+
+def _echo(text: object, err: bool = False) -> None:
+    """Print to the terminal without the escape sequences or control characters a document (or a file
+    name) may hold: an indexed text must not retitle, recolour or beep the user's terminal."""
+    click.echo(printable(str(text)), err=err)
 
 
 def _quiet_libraries() -> None:
@@ -81,7 +88,7 @@ def fetch(mirror: Path | None, only: tuple[str, ...], no_progress: bool) -> None
     with _friendly_errors():
         report = fetch_sources(get_settings(), mirror=mirror, only=only or None, progress=not no_progress)
     for line in describe(report):
-        click.echo(line)
+        _echo(line)
     if not report.ok:
         sys.exit(1)
 
@@ -89,10 +96,10 @@ def fetch(mirror: Path | None, only: tuple[str, ...], no_progress: bool) -> None
 # --- ingest ------------------------------------------------------------------------------
 
 @cli.command()
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1)
 @click.option("--prune", is_flag=True, help="Remove indexed documents that are not part of this run.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bars.")
-def ingest(paths: tuple[Path, ...], prune: bool, no_progress: bool) -> None:
+def ingest(paths: tuple[str, ...], prune: bool, no_progress: bool) -> None:
     """Build or update the index from the fetched sources, or from PATHS (PDF, md, txt, html).
 
     Unchanged documents are not re-read and nothing is re-embedded; a changed document
@@ -104,16 +111,20 @@ def ingest(paths: tuple[Path, ...], prune: bool, no_progress: bool) -> None:
         levelup ingest reports/ extra.pdf
     """
     from .ingest import ingest as run_ingest
+    from .ingest.inputs import EMPTY_PATH
 
+    if any(not p.strip() for p in paths):  # Path("") is "." : an empty argument must not index the folder
+        raise click.UsageError(EMPTY_PATH[0].upper() + EMPTY_PATH[1:] + ".")
     try:
         with _friendly_errors():
-            report = run_ingest(list(paths) or None, settings=get_settings(), progress=not no_progress,
-                                prune=prune)
+            report = run_ingest([Path(p) for p in paths] or None, settings=get_settings(),
+                                progress=not no_progress, prune=prune,
+                                notify=lambda line: _echo(line, err=True))
     except KeyboardInterrupt:
-        click.echo("Interrupted: nothing was changed; the previous index is still serving.", err=True)
+        _echo("Interrupted: nothing was changed; the previous index is still serving.", err=True)
         sys.exit(130)
     for line in describe_ingest(report):
-        click.echo(line, err=line.startswith(("FAILED", "warning")))
+        _echo(line, err=line.startswith(("FAILED", "warning")))
     if not report.ok:
         sys.exit(1)
 
@@ -127,13 +138,13 @@ def status() -> None:
 
     with _friendly_errors():
         info = index_status(get_settings())
-    click.echo(f"Index      {info.location}")
-    click.echo(f"Model      {info.model}")
-    click.echo(f"Built      {info.built_at}")
-    click.echo(f"Documents  {len(info.documents)}, {info.passages} passages")
+    _echo(f"Index      {info.location}")
+    _echo(f"Model      {info.model}")
+    _echo(f"Built      {info.built_at}")
+    _echo(f"Documents  {len(info.documents)}, {info.passages} passages")
     for doc in info.documents:
         pages = f"{doc.pages} pages" if doc.pages else "unpaged"
-        click.echo(f"  {doc.id:<48} {doc.passages:>5} passages  {pages:>10}  {doc.title}")
+        _echo(f"  {doc.id:<48} {doc.passages:>5} passages  {pages:>10}  {doc.title}")
 
 
 # --- search ------------------------------------------------------------------------------
@@ -212,14 +223,14 @@ def search(question: str | None, k: int | None, as_json: bool, batch: TextIO | N
             return
         result = assistant.search(question, k, filters=filters, place=place)
     if as_json:
-        click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+        _echo(json.dumps(result.to_dict(), ensure_ascii=False))
         return
     for note in result.notes:
-        click.echo(f"note: {note}", err=True)
+        _echo(f"note: {note}", err=True)
     if not result.hits:
-        click.echo("No passages found.")
+        _echo("No passages found.")
     for hit in result.hits:
-        click.echo(render_hit(hit))
+        _echo(render_hit(hit))
 
 
 def _batch(lines: TextIO) -> Iterator[tuple[object, object, dict[str, Any]]]:
@@ -244,7 +255,7 @@ def _search_batch(assistant: Assistant, lines: TextIO, k: int | None, filters: F
                 out["notes"] = list(result.notes)
         except AssistantError as exc:
             out = {"id": qid, "error": str(exc), "results": []}
-        click.echo(json.dumps(out, ensure_ascii=False))
+        _echo(json.dumps(out, ensure_ascii=False))
 
 
 # --- eval --------------------------------------------------------------------------------
@@ -283,19 +294,19 @@ def evaluate(questions: tuple[Path, ...], k: int, as_json: bool, compare: bool, 
                    for name, items in sets.items()}
     if len(reports) == 1 and as_json:
         (report,) = reports.values()
-        click.echo(json.dumps(report.to_dict(k), ensure_ascii=False, indent=2))
+        _echo(json.dumps(report.to_dict(k), ensure_ascii=False, indent=2))
     elif len(reports) == 1:
         (report,) = reports.values()
-        click.echo(report.render(k))
+        _echo(report.render(k))
     elif as_json:
 
         payload = {"sets": {n: r.to_dict(k) for n, r in reports.items()}}
-        click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+        _echo(json.dumps(payload, ensure_ascii=False, indent=2))
 
     else:
-        click.echo(render_sets(reports))
+        _echo(render_sets(reports))
         for name, report in reports.items():
-            click.echo(f"\n=== {name} ===\n{report.render(k)}")
+            _echo(f"\n=== {name} ===\n{report.render(k)}")
 
 
 
@@ -338,9 +349,9 @@ def ask(question: str | None, as_json: bool, batch: TextIO | None, history: tupl
             return
         answer = assistant.ask(question, history=list(history), filters=filters, place=place)
     if as_json:
-        click.echo(json.dumps(answer.to_dict(trace=trace), ensure_ascii=False))
+        _echo(json.dumps(answer.to_dict(trace=trace), ensure_ascii=False))
     else:
-        click.echo(render_answer(answer))
+        _echo(render_answer(answer))
 
 
 def _ask_batch(assistant: Assistant, lines: TextIO, filters: Filters) -> None:
@@ -353,4 +364,4 @@ def _ask_batch(assistant: Assistant, lines: TextIO, filters: Filters) -> None:
         except AssistantError as exc:
             out = {"id": qid, "answer": str(exc), "abstained": True, "reason": "error", "citations": [],
                    "latency_ms": 0.0}
-        click.echo(json.dumps(out, ensure_ascii=False))
+        _echo(json.dumps(out, ensure_ascii=False))

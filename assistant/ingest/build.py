@@ -11,9 +11,9 @@ The one place that knows the order of the indexing stages. It is incremental and
 * the new generation is published only when complete (see ``index/store.py``), so an interrupted
   ingest leaves the previous index serving.
 
-Embedding dominates the cost, so the other stages run beside it: a reader thread loads and
-chunks documents while the model embeds the passages already found, and a writer thread
-stores finished batches.
+Embedding dominates the cost. Documents are read and chunked first, so the embedding phase
+knows its total (an honest bar, and a job too large is refused before any embedding); a
+writer thread stores finished batches while the model embeds the next.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import json
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..embed import Embedder, get_embedder
-from ..errors import DocumentError, IndexWriteError
+from ..errors import DocumentError, IndexNotFoundError, IndexWriteError, IngestTooLargeError
 from ..index.lexical import LexicalIndex
 from ..index.store import Generation, Store
 from ..models import Chunk, Document, IndexedDocument, IndexInfo, IngestReport
@@ -55,16 +55,20 @@ def _digest(path: Path, item: IngestItem) -> str:
 
 
 def ingest(paths: Sequence[Path] | None = None, *, settings: Settings | None = None,
-           embedder: Embedder | None = None, progress: bool = True, prune: bool = False) -> IngestReport:
+           embedder: Embedder | None = None, progress: bool = True, prune: bool = False,
+           notify: Callable[[str], None] | None = None) -> IngestReport:
     """Index the manifest's fetched documents, or the given files and folders.
 
     Documents already indexed and not named in this run are kept, unless ``prune`` is set.
-    Raises ``IndexBusyError`` when another ingest runs; per-file problems go in the report.
+    ``progress`` shows a bar per phase (reading, embedding); ``notify`` is handed one line as each
+    phase starts or ends ("Embedding 730 passages (about 49 s on 2 cores)"), bars or not.
+    Raises ``IndexBusyError`` when another ingest runs and ``IngestTooLargeError`` past
+    ``max_ingest_passages``; per-file problems go in the report.
     """
     settings = get_settings(settings)
     started = time.perf_counter()
     report = IngestReport()
-    items = path_items(list(paths), report) if paths else manifest_items(settings, report)
+    items = path_items(list(paths), report, settings) if paths else manifest_items(settings, report)
     if not items and not prune:
         if not report.failed:
             report.failed.append(("(nothing)",
@@ -74,7 +78,7 @@ def ingest(paths: Sequence[Path] | None = None, *, settings: Settings | None = N
     store = Store(settings)
     with store.lock():
         store.clean()
-        previous = store.open_or_none()
+        previous = _previous(store, report, keep_nothing=prune or not paths)
         old_docs = {d.id: d for d in previous.info(store.key).documents} if previous else {}
         named = {i.source.id for i in items}
         digests = {}
@@ -89,7 +93,7 @@ def ingest(paths: Sequence[Path] | None = None, *, settings: Settings | None = N
         report.unchanged = [i.source.id for i in items if i not in changed]
         report.removed = [doc_id for doc_id in old_docs if prune and doc_id not in named]
         if changed or report.removed:
-            build = _Build(store, settings, embedder or get_embedder(settings), report, progress)
+            build = _Build(store, settings, embedder or get_embedder(settings), report, progress, notify)
             build.run(previous, old_docs, changed, digests)
         else:
             report.passages = sum(d.passages for d in old_docs.values())
@@ -97,33 +101,54 @@ def ingest(paths: Sequence[Path] | None = None, *, settings: Settings | None = N
     return report
 
 
+def _previous(store: Store, report: IngestReport, keep_nothing: bool) -> Generation | None:
+    """The generation whose documents this ingest keeps: the serving one, or the newest complete
+    one when the pointer names a generation that is gone.
+
+    With none left, an ingest of a few files would publish only those, silently dropping every
+    other document: it refuses instead, unless it rebuilds from the manifest or ``--prune`` asks
+    for exactly these files."""
+    pointer = store.current_name()
+    try:
+        previous = store.open_serving()
+    except IndexNotFoundError:
+        if pointer is None:
+            return None  # a first ingest
+        if not keep_nothing:
+            raise IndexNotFoundError(
+                f"The serving index generation {pointer} in {store.home} is missing or damaged and no "
+                "complete earlier generation is left, so this ingest would publish only the files named "
+                "and drop every other document. Rebuild from the manifest with: levelup ingest (then add "
+                "these files again), or index only these files with: levelup ingest --prune PATHS") from None
+        report.warnings.append(f"the serving index generation {pointer} is missing or damaged and no "
+                               "complete earlier one is left: started a new index from this run's documents")
+        return None
+    if pointer is not None and previous.name != pointer:
+        report.warnings.append(f"the serving index generation {pointer} is missing or damaged: kept the "
+                               f"documents of {previous.name}, the newest complete generation")
+    return previous
+
+
 def status(settings: Settings | None = None) -> IndexInfo:
     """What the serving index holds; ``IndexNotFoundError`` when nothing is built yet."""
     settings = get_settings(settings)
     store = Store(settings)
-    return store.open().info(store.key)
+    return store.open_serving().info(store.key)
 
 
-# --- one build, with reading and writing beside the embedding ----------------------------
+# --- one build, with writing beside the embedding ----------------------------------------
 
-def _in_background(work: Callable[[Callable[[Any], None]], None], size: int = 8) -> Iterator[Any]:
-    """Run ``work(put)`` in a thread and yield what it puts; its exceptions re-raise here."""
-    results: queue.Queue[Any] = queue.Queue(maxsize=size)
-    done = object()
+#: A document with more passages than this gets a warning (the full White Paper has about 1,000).
+_LARGE_DOCUMENT = 5_000
+#: Passages embedded per second on this project's 2-core machines, for the size of a job before it starts.
+_PASSAGES_PER_SECOND = 15
 
-    def run() -> None:
-        try:
-            work(results.put)
-        except BaseException as exc:  # handed to the consumer, never lost in the thread
-            results.put(exc)
-        else:
-            results.put(done)
 
-    threading.Thread(target=run, daemon=True).start()
-    while (result := results.get()) is not done:
-        if isinstance(result, BaseException):
-            raise result
-        yield result
+def _duration(passages: int) -> str:
+    seconds = passages / _PASSAGES_PER_SECOND
+    if seconds < 10:
+        return "a few seconds"
+    return f"about {seconds:.0f} s" if seconds < 90 else f"about {seconds / 60:.0f} min"
 
 
 class _Writer:
@@ -170,9 +195,9 @@ class _Build:
     """Everything one ingest run changes: read what changed, embed what is new, publish."""
 
     def __init__(self, store: Store, settings: Settings, embedder: Embedder, report: IngestReport,
-                 progress: bool) -> None:
+                 progress: bool, notify: Callable[[str], None] | None) -> None:
         self.store, self.settings, self.embedder, self.report = store, settings, embedder, report
-        self.progress = progress
+        self.progress, self.notify = progress, notify
         self.known_vectors: dict[str, np.ndarray] = {}
         self.known_sentences: dict[str, list[tuple[int, int, np.ndarray]]] = {}  # chunk digest -> sentences
         self.pending: list[Chunk] = []
@@ -230,42 +255,60 @@ class _Build:
 
     def _read_and_embed(self, changed: list[IngestItem], documents: dict[str, IndexedDocument],
                         digests: dict[str, str]) -> None:
-        report = self.report
+        """Two phases, each with an honest bar: read and chunk every changed document, then, knowing
+        how many passages are new, say so (or refuse past ``max_ingest_passages``) and embed them."""
+        self._read_all(changed, documents, digests)
+        count = len(self.pending)
+        limit = self.settings.max_ingest_passages
+        if count > limit:
+            raise IngestTooLargeError(
+                f"This ingest would embed {count:,} passages ({_duration(count)} on 2 cores), over the limit "
+                f"of {limit:,} (LEVELUP_MAX_INGEST_PASSAGES). Nothing was changed. Raise the limit to go "
+                "ahead, or ingest fewer or smaller files.")
+        if count:
+            self._say(f"Embedding {count:,} passages ({_duration(count)} on 2 cores)")
+        started = time.perf_counter()
+        with tqdm(total=count, desc="Embedding", unit="passage", disable=not self.progress,
+                  leave=False) as bar:
+            while self.pending:
+                self._embed_batch(bar)
+        if count:
+            self._say(f"Embedded {count:,} passages in {time.perf_counter() - started:.1f} s")
+
+    def _read_all(self, changed: list[IngestItem], documents: dict[str, IndexedDocument],
+                  digests: dict[str, str]) -> None:
+        report, settings = self.report, self.settings
         changed_ids = {i.source.id for i in changed}
         seen_content = {d.content_digest: d.id for d in documents.values() if d.id not in changed_ids}
-        count_tokens, settings = self.embedder.count_tokens, self.settings
-
-        def read(put: Callable[[Any], None]) -> None:
-            for item in changed:
-                started = time.perf_counter()
+        started, read = time.perf_counter(), 0
+        with tqdm(changed, desc="Reading", unit="doc", disable=not self.progress, leave=False) as bar:
+            for item in bar:
+                begun = time.perf_counter()
                 try:
-                    document = load_document(item.path, item.source)
-                    put((item, document, chunk_document(document, count_tokens, settings),
-                         time.perf_counter() - started))
+                    document = load_document(item.path, item.source, int(settings.max_file_mb * 1e6))
+                    chunks = chunk_document(document, self.embedder.count_tokens, settings)
                 except DocumentError as exc:
-                    put((item, exc, [], time.perf_counter() - started))
-
-        bar = tqdm(total=0, desc="Embedding", unit="passage", disable=not self.progress, leave=False)
-        reading = tqdm(total=len(changed), desc="Reading", unit="doc", disable=not self.progress, leave=False)
-        with bar, reading:
-            for item, document, chunks, seconds in _in_background(read):
-                reading.update(1)
-                report.read_seconds += seconds
-                if isinstance(document, DocumentError):
-                    report.failed.append((str(item.path), document.reason))
+                    report.failed.append((str(item.path), exc.reason))
                     continue
+                finally:
+                    report.read_seconds += time.perf_counter() - begun
+                read += 1
                 content_key = hashlib.sha256(document.text.encode()).hexdigest()
                 if seen_content.get(content_key, document.id) != document.id:
                     report.warnings.append(f"{item.path}: same text as {seen_content[content_key]}; "
                                            "indexed once")
                     continue
                 seen_content[content_key] = document.id
+                if len(chunks) > _LARGE_DOCUMENT:
+                    report.warnings.append(f"{item.path}: {len(chunks):,} passages from one file (the White "
+                                           "Paper itself has about 1,000): check it is one document")
                 self._accept(item, document, chunks, digests[document.id], content_key, documents)
-                bar.total += sum(c.digest not in self.known_vectors or c.digest not in self.known_sentences
-                                 for c in chunks)
-                bar.refresh()
-                self._embed(bar, at_least=settings.embedding_batch_size * 4)
-            self._embed(bar, at_least=1)
+        self._say(f"Read {read} document(s) in {time.perf_counter() - started:.1f} s: "
+                  f"{len(self.chunks):,} passages, {len(self.pending):,} new")
+
+    def _say(self, line: str) -> None:
+        if self.notify is not None:
+            self.notify(line)
 
     def _accept(self, item: IngestItem, document: Document, chunks: list[Chunk], digest: str,
                 content_key: str, documents: dict[str, IndexedDocument]) -> None:
@@ -290,23 +333,29 @@ class _Build:
             self.writer.put_sentences(spans, np.stack([v for c in chunks for _, _, v in
                                                        self.known_sentences.get(c.digest, [])]))
 
-    def _embed(self, bar: tqdm, at_least: int) -> None:
-        """Embed pending passages in batches of the given size, handing each to the writer."""
-        step = self.settings.embedding_batch_size * 4
-        while len(self.pending) >= at_least and self.pending:
-            batch, self.pending = self.pending[:step], self.pending[step:]
-            # A passage's vector, and those of its sentences (what answers quote), in one model call.
-            spans = [(c.id, a, b) for c in batch for a, b in c.units()]
-            texts = {c.id: c.text for c in batch}
-            started = time.perf_counter()
-            vectors = self.embedder.embed_documents([c.embed_text for c in batch]
-                                                    + [texts[i][a:b] for i, a, b in spans])
-            self.report.embed_seconds += time.perf_counter() - started
-            self.report.embedded += len(batch)
+    def _embed_batch(self, bar: tqdm) -> None:
+        """Embed one batch of pending passages and hand it to the writer. Batches are one model batch
+        each, so Ctrl-C (checked between them) stops an ingest within seconds even on a busy machine."""
+        step = self.settings.embedding_batch_size
+        batch, self.pending = self.pending[:step], self.pending[step:]
+        units = [c.units() for c in batch]
+        spans = [(c.id, a, b) for c, found in zip(batch, units) for a, b in found]
+        started = time.perf_counter()
+        if self.settings.sentence_vectors == "late":  # the sentences' vectors from the passages' own pass
+            heading = [len(c.embed_text) - len(c.text) for c in batch]  # the text follows its heading line
+            passages, sentences = self.embedder.embed_passages(
+                [c.embed_text for c in batch], [[(a + h, b + h) for a, b in found]
+                                                for h, found in zip(heading, units)])
+        else:  # every sentence embedded again on its own, in the passages' model call
+            alone = [c.text[a:b] for c, found in zip(batch, units) for a, b in found]
+            vectors = self.embedder.embed_documents([c.embed_text for c in batch] + alone)
+            passages, sentences = vectors[:len(batch)], vectors[len(batch):]
             self.report.sentences_embedded += len(spans)
-            self.writer.put(batch, vectors[:len(batch)])
-            self.writer.put_sentences(spans, vectors[len(batch):])
-            bar.update(len(batch))
+        self.report.embed_seconds += time.perf_counter() - started
+        self.report.embedded += len(batch)
+        self.writer.put(batch, passages)
+        self.writer.put_sentences(spans, sentences)
+        bar.update(len(batch))
 
     def _link_duplicates(self, generation: Generation) -> None:
         """Near-duplicates are known only once every passage is: fix up the few that have one."""
