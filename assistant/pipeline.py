@@ -28,11 +28,11 @@ import numpy as np
 from .answers import gate
 from .answers.composer import Composer, Evidence
 from .answers.extractive import ExtractiveComposer
-from .answers.guard import route
+from .answers.guard import PRIVATE, Context, Route, check_context, route
 from .answers.records import answer_from_records
 from .answers.scoring import PASSAGES, best_by_passage, score_sentences, with_followers
 from .embed import Embedder, get_embedder
-from .errors import ConfigurationError
+from .errors import ConfigurationError, QueryError
 from .index.loaded import LoadedIndex
 from .index.store import Store
 from .ingest import ingest, status
@@ -43,12 +43,9 @@ from .retrieval.follow_up import standalone
 from .retrieval.modes import DEFAULT_MODE, MODES, RetrievalConfig
 from .retrieval.names import DocumentNames
 from .retrieval.query import prepare_query, read, understand
-from .retrieval.rerank import collapse_duplicates, follow_lists, rerank
+from .retrieval.rerank import collapse_duplicates, follow_lists, prefer_verified, rerank
 from .retrieval.search import search
 from .settings import Settings, get_settings
-
-#: Refusals whose question is not repeated back: it holds personal data.
-_PRIVATE = frozenset({"personal_data", "postcode"})
 
 
 @dataclass(frozen=True)
@@ -78,6 +75,7 @@ class Assistant:
         self.composer = composer or ExtractiveComposer(self.settings)
         self._serving: _Serving | None = None
         self._gazetteer: Gazetteer | bool | None = False  # False: not looked for yet
+        self._warm = False
         self._lock = threading.Lock()
 
     # -- what is loaded -------------------------------------------------------------------
@@ -93,8 +91,9 @@ class Assistant:
             return serving
         with self._lock:  # one thread opens it; the others wait and share it
             serving = self._serving
-            if serving is None or serving.index.generation.name != current:
-                generation = self.store.open(current)
+            names = self.store.serving_names()  # the pointer's, or a spare when its generation is gone
+            if serving is None or serving.index.generation.name not in names[:1]:
+                generation = self.store.open_serving()
                 index = LoadedIndex.open(generation, self.store.lexical_path(generation.name), self.embedder)
                 serving = self._serving = _Serving(index, DocumentNames(index.sources.values()))
         return serving
@@ -116,6 +115,20 @@ class Assistant:
             return None
 
 
+    def warm_up(self) -> None:
+        """Load now what the first question would otherwise wait for: the serving index in memory, the
+        place lookups and the question model. A long-running app or server calls it at start, so no
+        user pays the cold start; ``ready`` says when it is done (a health check's "warming up")."""
+        self._serve()
+        self.gazetteer()
+        self.embedder.embed_queries(["What is levelling up?"])
+        self._warm = True
+
+    @property
+    def ready(self) -> bool:
+        """True once ``warm_up`` has run."""
+        return self._warm
+
     def ingest(self, paths: Sequence[Path] | None = None, *, progress: bool = True,
                prune: bool = False) -> IngestReport:
         return ingest(paths, settings=self.settings, embedder=self.embedder, progress=progress, prune=prune)
@@ -130,8 +143,21 @@ class Assistant:
         """The question as it will be searched, with everything it was understood to ask.
 
         Raises ``QueryError`` for a question that cannot be searched (not text, empty, symbols only)."""
-        query = prepare_query(question, self.settings)  # checked before the index is loaded
-        return self._understood(self._serve(), standalone(query, history), place, _config(mode))
+        query, context = self._checked(question, history, place)
+        return self._understood(self._serve(), standalone(query, context.history), context.place,
+                                _config(mode))
+
+    def _checked(self, question: object, history: Sequence[str], place: object) -> tuple[Query, Context]:
+        """The guard for a search: personal data in the question or the place is refused without being
+        repeated (``QueryError``), and so is a place that cannot be one; the question is then tidied.
+        Checked before the index is loaded."""
+        fixed = route(question.strip(), self.settings) if isinstance(question, str) else None
+        context = check_context(history, place, self.settings)
+        refusal = fixed if fixed is not None and fixed.reason in PRIVATE else context.refusal
+        if refusal is not None:
+            raise QueryError(refusal.reply)
+        query = prepare_query(question, self.settings)
+        return (replace(query, notes=(*query.notes, *context.notes)) if context.notes else query), context
 
     def _understood(self, serving: _Serving, query: Query, place: str | None,
                     config: RetrievalConfig) -> Query:
@@ -150,10 +176,9 @@ class Assistant:
         """
         config = _config(mode)
         k = k or self.settings.search_k
-        query = prepare_query(question, self.settings)  # checked before the index is loaded
+        query, context = self._checked(question, history, place)
         serving = self._serve()  # one generation for the whole request, whatever an ingest publishes
-
-        query = self._understood(serving, standalone(query, history), place, config)
+        query = self._understood(serving, standalone(query, context.history), context.place, config)
         index = serving.index
         if not config.sentence_rerank:
             vector = self._embed([query.searched])[0] if config.dense else None
@@ -167,7 +192,8 @@ class Assistant:
         hits = search(index, query, vectors[0], max(pool, k), filters, replace(config, collapse=False))
         scored = score_sentences(index, query, hits, vectors[:len(texts)],
                                  vectors[len(texts):] if beside else None, ranking=True)
-        hits = rerank(hits, best_by_passage(scored), config.sentence_rerank)
+        hits = prefer_verified(rerank(hits, best_by_passage(scored), config.sentence_rerank),
+                               config.unverified_share)
         if config.follow_lists:
             hits = follow_lists(hits, query, index.next_chunk)
         hits = (collapse_duplicates(hits, index) if config.collapse else hits)[:k]
@@ -190,14 +216,18 @@ class Assistant:
         """guard -> understand -> (the documents' own records) -> embed -> retrieve -> gate -> score -> gate
         -> compose; an answer that stops early says why (its reason)."""
         fixed = route(question.strip(), self.settings) if isinstance(question, str) else None
-        if fixed is not None and fixed.reason in _PRIVATE:  # refused before anything else reads it
-            return Answer(question="", text=fixed.reply, abstained=True, reason=fixed.reason, kind=fixed.kind)
+        context = check_context(history, place, self.settings)
+        refusal = fixed if fixed is not None and fixed.reason in PRIVATE else context.refusal
+        if refusal is not None:  # refused before anything else reads it, and not repeated back
+            return _refusal("", refusal)
         prepared = prepare_query(question, self.settings)  # not text, empty or symbols only: QueryError
+        if context.notes:
+            prepared = replace(prepared, notes=(*prepared.notes, *context.notes))
         if fixed is not None and fixed.reason != "advice":
-            return Answer(question=str(question).strip(), text=fixed.reply, abstained=True,
-                          reason=fixed.reason, kind=fixed.kind)
+            return _refusal(_shortened(prepared.text, self.settings.max_question_chars), fixed)
         serving = self._serve()  # one generation for the whole request
-        query = self._understood(serving, standalone(prepared, history), place, MODES[DEFAULT_MODE])
+        query = self._understood(serving, standalone(prepared, context.history), context.place,
+                                 MODES[DEFAULT_MODE])
         index = serving.index
         named = [index.sources[d] for d in sorted(query.named) if d in index.sources]
         if query.asks_record and named and fixed is None:  # about the documents themselves: their records
@@ -240,6 +270,15 @@ class Assistant:
         """The question's texts in one model call: the question as searched first, then what else the
         stages after search score sentences against (its parts, what it asks of a document it names)."""
         return self.embedder.embed_queries(list(texts))
+
+
+def _refusal(question: str, fixed: Route) -> Answer:
+    return Answer(question=question, text=fixed.reply, abstained=True, reason=fixed.reason, kind=fixed.kind)
+
+
+def _shortened(text: str, limit: int) -> str:
+    """A refused question as echoed back: a 100,000-character paste is not returned whole."""
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " \u2026"
 
 
 def _config(mode: str | RetrievalConfig) -> RetrievalConfig:
