@@ -161,3 +161,55 @@ def test_search_batch_over_the_dev_set(corpus_settings: Settings, shared: Path) 
         assert len(lines) == sum(1 for _ in questions)
     assert all(len(line["results"]) == 10 for line in lines)
     assert all(r["rank"] == i + 1 for line in lines for i, r in enumerate(line["results"]))
+
+
+# --- what a hostile user or document sends: one clear line, nothing echoed, nothing sent to the terminal --
+
+def test_ingest_without_bars_still_prints_a_line_per_phase(settings: Settings, library: Path) -> None:
+    result = run(settings, "ingest", "--no-progress", str(library))
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert lines[0].startswith("Read 2 document(s) in ") and lines[0].endswith(" new")
+    assert lines[1].startswith("Embedding ") and lines[2].startswith("Embedded ")
+
+
+def test_an_empty_path_argument_is_a_usage_error(settings: Settings, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.md").write_text("# Notes\n\nThese notes must not be indexed by accident.\n")
+    result = run(settings, "ingest", "--no-progress", "")
+    assert result.exit_code == 2
+    assert "An empty path was given; name a file or folder (use . for the current folder)." in result.output
+    assert not settings.index_dir.exists()
+
+
+def test_an_index_folder_that_is_a_file_gives_one_line_not_a_traceback(settings: Settings,
+                                                                       tmp_path: Path) -> None:
+    blocker = tmp_path / "index-file"
+    blocker.write_text("not a folder")
+    misplaced = Settings(index_dir=blocker, corpus_dir=settings.corpus_dir)
+    for command in (["status"], ["search", "fund"], ["ask", "What is the fund?"]):
+        result = run(misplaced, *command)  # an exception other than the clean exit would propagate here
+        assert result.exit_code == 1
+        assert f"Error: The index folder {blocker} cannot be used: {blocker} is a file" in result.output
+
+
+def test_search_with_personal_data_is_refused_without_echoing_it(indexed: Settings) -> None:
+    for args in (["search", "email jo@example.com about quays"], ["search", "--json", "call 07700 900123"],
+                 ["search", "quays", "--place", "SW1A 1AA"],
+                 ["ask", "quays?", "--json", "--place", "07700 900123"]):
+        result = run(indexed, *args)
+        assert "jo@example.com" not in result.output and "900123" not in result.output
+        assert "SW1A" not in result.output
+        assert "haven't used or stored" in result.output
+
+
+def test_escape_sequences_in_a_document_never_reach_the_terminal(settings: Settings, tmp_path: Path) -> None:
+    hostile = tmp_path / "quay.md"
+    hostile.write_bytes(b"# Quay Fund\n\nThe Quay Fund\x1b]0;owned\x07 repairs quays\x07 in "
+                        b"\x1b[31mWhitby\x1b[0m.\n")
+    assert run(settings, "ingest", "--no-progress", str(hostile)).exit_code == 0
+    for args in (["search", "Quay Fund quays"], ["ask", "What does the Quay Fund repair?"]):
+        result = run(settings, *args)
+        assert "repairs quays in Whitby" in result.output
+        assert not any(ch in result.output for ch in "\x1b\x07\x9b")

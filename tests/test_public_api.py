@@ -39,3 +39,4 @@ def test_the_store_error_names_the_next_step() -> None:
         assert str(exc).endswith("Build it with: levelup ingest")
     else:  # pragma: no cover
         raise AssertionError("expected IndexNotFoundError")
+
