@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     )
     max_ingest_passages: int = Field(
         50_000, ge=1, description="An ingest that would embed more passages than this stops after reading, "
-        "before any embedding, and says how many it found (about 15 passages a second on 2 cores).",
+        "before any embedding, and says how many it found (5-6 passages a second on 2 cores).",
     )
 
     # --- chunking (ingest/chunk.py) -----------------------------------------------------
