@@ -28,7 +28,7 @@ import numpy as np
 from .answers import gate
 from .answers.composer import Composer, Evidence
 from .answers.extractive import ExtractiveComposer
-from .answers.guard import PRIVATE, Context, Route, check_context, route
+from .answers.guard import Context, Route, check_request
 from .answers.records import answer_from_records
 from .answers.scoring import PASSAGES, best_by_passage, score_sentences, with_followers
 from .embed import Embedder, get_embedder
@@ -151,11 +151,9 @@ class Assistant:
         """The guard for a search: personal data in the question or the place is refused without being
         repeated (``QueryError``), and so is a place that cannot be one; the question is then tidied.
         Checked before the index is loaded."""
-        fixed = route(question.strip(), self.settings) if isinstance(question, str) else None
-        context = check_context(history, place, self.settings)
-        refusal = fixed if fixed is not None and fixed.reason in PRIVATE else context.refusal
-        if refusal is not None:
-            raise QueryError(refusal.reply)
+        _, context = check_request(question, history, place, self.settings)
+        if context.refusal is not None:
+            raise QueryError(context.refusal.reply)
         query = prepare_query(question, self.settings)
         return (replace(query, notes=(*query.notes, *context.notes)) if context.notes else query), context
 
@@ -215,11 +213,9 @@ class Assistant:
                 place: str | None) -> Answer:
         """guard -> understand -> (the documents' own records) -> embed -> retrieve -> gate -> score -> gate
         -> compose; an answer that stops early says why (its reason)."""
-        fixed = route(question.strip(), self.settings) if isinstance(question, str) else None
-        context = check_context(history, place, self.settings)
-        refusal = fixed if fixed is not None and fixed.reason in PRIVATE else context.refusal
-        if refusal is not None:  # refused before anything else reads it, and not repeated back
-            return _refusal("", refusal)
+        fixed, context = check_request(question, history, place, self.settings)
+        if context.refusal is not None:  # refused before anything else reads it, and not repeated back
+            return _refusal("", context.refusal)
         prepared = prepare_query(question, self.settings)  # not text, empty or symbols only: QueryError
         if context.notes:
             prepared = replace(prepared, notes=(*prepared.notes, *context.notes))

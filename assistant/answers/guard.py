@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..places.gazetteer import looks_like_postcode
 from ..settings import Settings
@@ -130,6 +130,18 @@ class Context:
 _LEFT_OUT = {"personal_data": "it contains personal details", "postcode": "it contains a postcode",
              "too_long": "it is too long", "injection": "it gives instructions",
              "off_task": "it is not a question about the documents"}
+
+
+def check_request(question: object, history: Sequence[object], place: object,
+                  settings: Settings) -> tuple[Route | None, Context]:
+    """The guard for a whole request: the question's fixed reply (None: answer it from the documents),
+    and what is beside it (``check_context``), whose ``refusal`` is then whatever must stop the request
+    before anything else reads it: personal data or a postcode in the question, or an unusable place."""
+    fixed = route(question.strip(), settings) if isinstance(question, str) else None
+    context = check_context(history, place, settings)
+    if fixed is not None and fixed.reason in PRIVATE:
+        context = replace(context, refusal=fixed)
+    return fixed, context
 
 
 def check_context(history: Sequence[object], place: object, settings: Settings) -> Context:
