@@ -1,5 +1,5 @@
-"""The embedder's three paths, on the real model: passages, sentences from their passage's own pass
-("late"), and questions through the int8 ONNX export (no torch)."""
+"""The embedder's paths, on the real model: passages, sentences packed several to a row, sentences from
+their passage's own pass ("late"), and questions through the int8 ONNX export (no torch)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,16 @@ PASSAGE = ("Funding\nThe UK Shared Prosperity Fund is worth £2.6 billion. It wi
 
 def spans_of(text: str, sentences: list[str]) -> list[tuple[int, int]]:
     return [(text.index(s), text.index(s) + len(s)) for s in sentences]
+
+
+def test_packed_sentences_get_the_vectors_they_get_alone(embedder: SentenceTransformerEmbedder) -> None:
+    # Lengths from a word to past the 256-token window (cut there, as alone), in no particular order.
+    texts = [" ".join(["levelling up the regions"] * n) + f" ({n})." for n in (1, 40, 3, 7, 90, 2, 15, 1, 64)]
+    texts += ["Fund.", "The UK Shared Prosperity Fund is worth £2.6 billion.", "It will restore local pride."]
+    packed = embedder.embed_sentences(texts)
+    alone = embedder.embed_documents(texts)
+    assert packed.shape == alone.shape
+    assert np.sum(packed * alone, axis=1).min() > 0.9999
 
 
 def test_late_sentence_vectors_come_from_the_passages_own_pass(embedder: SentenceTransformerEmbedder) -> None:

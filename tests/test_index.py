@@ -44,6 +44,10 @@ class CountingEmbedder:
         self.embedded += len(texts)
         return self.real.embed_documents(texts)
 
+    def embed_sentences(self, texts: Sequence[str]) -> np.ndarray:
+        self.embedded += len(texts)
+        return self.real.embed_sentences(texts)
+
     def embed_query(self, text: str) -> np.ndarray:
         return self.real.embed_query(text)
 

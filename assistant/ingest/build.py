@@ -348,10 +348,10 @@ class _Build:
             passages, sentences = self.embedder.embed_passages(
                 [c.embed_text for c in batch], [[(a + h, b + h) for a, b in found]
                                                 for h, found in zip(heading, units)])
-        else:  # every sentence embedded again on its own, in the passages' model call
-            alone = [c.text[a:b] for c, found in zip(batch, units) for a, b in found]
-            vectors = self.embedder.embed_documents([c.embed_text for c in batch] + alone)
-            passages, sentences = vectors[:len(batch)], vectors[len(batch):]
+        else:  # every sentence embedded again as if on its own (packed several to a model row)
+            passages = self.embedder.embed_documents([c.embed_text for c in batch])
+            sentences = self.embedder.embed_sentences([c.text[a:b] for c, found in zip(batch, units)
+                                                       for a, b in found])
             self.report.sentences_embedded += len(spans)
         self.report.embed_seconds += time.perf_counter() - started
         self.report.embedded += len(batch)
