@@ -35,4 +35,4 @@ lint: setup
 	$(BIN)/ruff check .
 
 bench: index
-	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/ingest_speed.py --mirror "$(MIRROR)"
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/speed.py --mirror "$(MIRROR)"
