@@ -5,6 +5,9 @@ logged), one that is too long gets the limit, instructions inside a question ("i
 instructions...") are treated as text and answered with what the assistant does, greetings
 and thanks get a greeting, requests for the assistant's own opinion or a vote get a pointer to
 what the documents say (``Assistant`` shows the passages). Everything else goes on to retrieval.
+
+``check_request`` is the one call every face makes: it puts the fields beside the question (the
+place, each earlier question of the conversation) through the same checks.
 """
 
 from __future__ import annotations
