@@ -17,7 +17,7 @@ from pathlib import Path
 from ..errors import ConfigurationError
 from ..models import IngestReport, Source
 from ..settings import Settings
-from .load import SUPPORTED_SUFFIXES
+from .load import NOT_A_FILE, SUPPORTED_SUFFIXES, oversize
 from .sources import load_manifest, local_path, read_manifest
 
 
@@ -82,8 +82,7 @@ def path_items(paths: Sequence[Path | str], report: IngestReport, settings: Sett
                                       "contains no PDF, .md, .txt or .html files"))
                 continue
         elif not path.is_file():
-            report.failed.append((str(path), "is not a regular file (a named pipe, device or socket); only "
-                                  "files are read: save its contents to a file first"))
+            report.failed.append((str(path), NOT_A_FILE))
             continue
         else:
             files = [path]
@@ -98,13 +97,8 @@ def path_items(paths: Sequence[Path | str], report: IngestReport, settings: Sett
 
 
 def too_big(path: Path, settings: Settings) -> str | None:
-    """Why ``path`` is too large to index, or None: an accidental dump would take hours to embed."""
-    limit = settings.max_file_mb
-    size = path.stat().st_size / 1e6
-    if size <= limit:
-        return None
-    return (f"is {size:,.1f} MB, over the {limit:g} MB limit for one file; split it, or raise "
-            "LEVELUP_MAX_FILE_MB if it really is one document")
+    """Why ``path`` is too large to index, or None (checked before its bytes are hashed)."""
+    return oversize(path.stat().st_size, settings.max_file_mb * 1e6)
 
 
 def _can_list(path: Path) -> bool:

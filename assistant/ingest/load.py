@@ -60,6 +60,20 @@ def load_document(path: Path, source: Source, max_bytes: int | None = None) -> D
     return document
 
 
+#: Why a named pipe, a device or a socket is not read: it may never end.
+NOT_A_FILE = ("is not a regular file (a named pipe, device or socket); only files are read: save its "
+              "contents to a file first")
+
+
+def oversize(size: int, max_bytes: float | None) -> str | None:
+    """Why a file of ``size`` bytes is too large to index, or None: an accidental dump would take hours
+    to embed."""
+    if max_bytes is None or size <= max_bytes:
+        return None
+    return (f"is {size / 1e6:,.1f} MB, over the {max_bytes / 1e6:g} MB limit for one file; split it, or "
+            "raise LEVELUP_MAX_FILE_MB if it really is one document")
+
+
 def read_file(path: Path, max_bytes: int | None = None) -> bytes:
     """The bytes of a regular file, opened without blocking so a named pipe is refused, not waited on."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
@@ -68,11 +82,9 @@ def read_file(path: Path, max_bytes: int | None = None) -> bytes:
         if stat.S_ISDIR(info.st_mode):
             raise IsADirectoryError(path)
         if not stat.S_ISREG(info.st_mode):
-            raise DocumentError(path, "is not a regular file (a named pipe, device or socket); only files "
-                                      "are read: save its contents to a file first")
-        if max_bytes is not None and info.st_size > max_bytes:
-            raise DocumentError(path, f"is {info.st_size / 1e6:,.1f} MB, over the {max_bytes / 1e6:g} MB "
-                                      "limit for one file; split it, or raise LEVELUP_MAX_FILE_MB")
+            raise DocumentError(path, NOT_A_FILE)
+        if problem := oversize(info.st_size, max_bytes):
+            raise DocumentError(path, problem)
         os.set_blocking(fd, True)
         with os.fdopen(os.dup(fd), "rb") as handle:
             data = handle.read(-1 if max_bytes is None else max_bytes + 1)
