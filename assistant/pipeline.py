@@ -2,7 +2,8 @@
 
 Asking runs, in this order::
 
-    guard -> understand -> embed -> retrieve -> gate (screen) -> score -> gate (weigh, expect) -> compose
+    guard -> understand -> embed -> retrieve -> gate (screen) -> score -> gate (weigh, expect)
+          -> compose -> check (which quotes no publisher vouches for, which figures disagree)
 
 (a question about a document itself is answered from its source record once understood; a request
 for an opinion gets the guard's reply with the passages retrieval finds), and searching
@@ -28,6 +29,7 @@ import numpy as np
 from .answers import gate
 from .answers.composer import Composer, Evidence
 from .answers.extractive import ExtractiveComposer
+from .answers.facts import source_notes
 from .answers.guard import Context, Route, check_request
 from .answers.records import answer_from_records
 from .answers.scoring import PASSAGES, best_by_passage, score_sentences, with_followers
@@ -251,7 +253,10 @@ class Assistant:
             decision, candidates = gate.expect(query, candidates, self.settings)
         if decision is not None:
             return gate.abstention(query, hits, decision)
-        return self.composer.compose(query, Evidence(tuple(hits), tuple(candidates), index, self.gazetteer()))
+        evidence = Evidence(tuple(hits), tuple(candidates), index, self.gazetteer())
+        answer = self.composer.compose(query, evidence)
+        checked = source_notes(answer.citations)  # the check after any composer: who vouches, what disagrees
+        return replace(answer, notes=(*answer.notes, *checked)) if checked else answer
 
     def _local_hits(self, serving: _Serving, context: PlaceContext, hits: Sequence[Hit], filters: Filters,
                     config: RetrievalConfig) -> list[Hit]:

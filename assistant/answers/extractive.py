@@ -19,7 +19,6 @@ from ..places.context import next_steps, place_citation, place_statement
 from ..settings import Settings, get_settings
 from ..text import LEADING_BULLET, readable, shingles, tokenize
 from .composer import Evidence
-from .facts import disagreements
 from .gate import NOT_ANSWERED, Decision, abstention
 from .lists import follow_list, list_lead
 from .scoring import Candidate
@@ -83,14 +82,8 @@ class ExtractiveComposer:
         statement = place_statement(places, gazetteer, quotes) if gazetteer is not None and place else None
 
         text = "\n\n".join(t for t in (lead, text, statement) if t)
-        conflicts = disagreements([(c.n, c.doc_id, c.quote) for c in citations if c.kind == "document"])
-        unverified = [f"[{c.n}]" for c in citations if not c.verified]
-        if unverified:
-            conflicts.insert(0, f"Part of this answer ({', '.join(unverified)}) is quoted from a file "
-                             "indexed without a record of who published it: check it before relying on it.")
         return Answer(question=query.text, text=text, citations=tuple(citations),
-                      kind="list" if listing else "answer", more=tuple(extra),
-                      notes=(*query.notes, *conflicts),
+                      kind="list" if listing else "answer", more=tuple(extra), notes=query.notes,
                       trace=tuple(hits), next_steps=next_steps(query))
 
 

@@ -2,14 +2,16 @@
 
 The kind of answer a question wants (``Query.expected``: "how much ...?" wants an amount) is
 met by a sentence only when it states a fact of that kind. The answer scorer prefers such
-sentences, and the gate abstains when the best ones state none.
+sentences, and the gate abstains when the best ones state none. After any composer, ``source_notes``
+says which quotes no publisher vouches for and which cited sums of money disagree.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
-from ..models import Expected
+from ..models import Citation, Expected
 from ..text import tokenize
 
 AMOUNT = re.compile(r"£\s?\d|\d+(?:\.\d+)?\s?(?:(?:bn|m|billion|million|per ?cent)\b|%)", re.I)
@@ -55,6 +57,17 @@ def _names(sentence: str) -> set[str]:
         if len(name.split()) >= 2:
             names.add(name)
     return names
+
+
+def source_notes(citations: Sequence[Citation]) -> list[str]:
+    """What an answer must say about its sources, whichever composer wrote it: the quotes from a file
+    with no known publisher, and cited figures that disagree (``disagreements``)."""
+    notes = disagreements([(c.n, c.doc_id, c.quote) for c in citations if c.kind == "document"])
+    unverified = [f"[{c.n}]" for c in citations if not c.verified]
+    if unverified:
+        notes.insert(0, f"Part of this answer ({', '.join(unverified)}) is quoted from a file indexed "
+                     "without a record of who published it: check it before relying on it.")
+    return notes
 
 
 def disagreements(quotes: list[tuple[int, str, str]]) -> list[str]:
