@@ -298,10 +298,11 @@ class Store:
         complete = sorted((n for n in self._generation_names() if self._is_complete(n)), reverse=True)
         return [current] if current in complete else complete
 
-    def open_serving(self) -> Generation:
-        """The generation readers use (see ``serving_names``); ``IndexNotFoundError`` when none opens."""
+    def open_serving(self, names: Sequence[str] | None = None) -> Generation:
+        """The generation readers use (``names``, as ``serving_names`` gives them, when the caller has them
+        already); ``IndexNotFoundError`` when none opens."""
         failures = []
-        for name in self.serving_names():
+        for name in self.serving_names() if names is None else names:
             try:
                 return self.open(name)
             except IndexNotFoundError as exc:
