@@ -20,7 +20,6 @@ _GENERIC = {"the", "of", "and", "for", "on", "a", "an", "to", "in", "uk", "gover
             "levelling", "up"}
 
 
-
 _AUTHORSHIP = re.compile(r"\bwho (?:wrote|authored|signed|is the author)"
                          r"|\b(?:wrote|signed|author of) (?:the |this )?"
                          r"(?:foreword|preface|post|blog|article|paper|report|introduction)\b", re.I)
@@ -37,6 +36,11 @@ CORE_NAMES = {"levelling up white paper", "levelling up paper", "levelling up th
               "levelling up report", "levelling up document"}
 
 
+def _gapped(phrase: str) -> str:
+    """A pattern for ``phrase`` with anything but letters and digits between its words."""
+    return r"\W+".join(re.escape(w) for w in phrase.split())
+
+
 class DocumentNames:
     """Phrases that name a document, taken from its title and publisher.
 
@@ -46,7 +50,7 @@ class DocumentNames:
     """
 
     def __init__(self, sources: Iterable[Source]) -> None:
-        self.names: dict[str, set[str]] = {}
+        self.names: dict[str, set[str]] = {}  # phrase -> ids of the documents it names
         self.commentary: set[str] = set()
         self.title_words: dict[str, set[str]] = {}  # per document: its title's own words ("appraisal")
         for source in sources:
@@ -56,6 +60,15 @@ class DocumentNames:
             for phrase in phrases:
                 self.names.setdefault(phrase, set()).add(source.id)
             self.title_words[source.id] = set(plain_words(source.title)) - _GENERIC
+        # Compiled once: a question is checked against every phrase, and with a hundred documents
+        # there are more phrases than the ``re`` module's cache holds, so compiling per question
+        # cost more than the rest of the answer (benchmarks/scale.py, warm p95 at 20x).
+        self._in_words = [(re.compile(rf"(?<![a-z0-9]){re.escape(p)}(?![a-z0-9])"), ids)
+                          for p, ids in self.names.items()]
+        self._in_text = [  # the phrase in the question as typed: any case, any gaps between its words
+            (re.compile(rf"(?<![A-Za-z0-9]){_gapped(p)}(?![A-Za-z0-9])", re.I),
+             set().union(*(self.title_words.get(d, set()) for d in self.names[p])))
+            for p in sorted(self.names, key=len, reverse=True)]
 
     @staticmethod
     def _phrases(source: Source) -> set[str]:
@@ -79,12 +92,9 @@ class DocumentNames:
         With ``title_words``, words of the document's title next to its name go too ("The Green Book:
         ... Guidance on Appraisal"): "in a can I count the jobs my scheme creates?"."""
         stripped = question
-        for phrase in sorted(self.names, key=len, reverse=True):
-            title = set().union(*(self.title_words.get(d, set()) for d in self.names[phrase])) \
-                if title_words else set()
-            words = r"\W+".join(re.escape(w) for w in phrase.split())
-            pattern = rf"(?<![A-Za-z0-9]){words}(?![A-Za-z0-9])"
-            for match in list(re.finditer(pattern, stripped, flags=re.I))[::-1]:
+        for pattern, words_of_titles in self._in_text:  # longest phrase first
+            title = words_of_titles if title_words else set()
+            for match in list(pattern.finditer(stripped))[::-1]:
                 start, end = match.span()
                 while (after := re.match(r"\W+([A-Za-z0-9&]+)", stripped[end:])) \
                         and after.group(1).lower() in title:
@@ -111,7 +121,7 @@ class DocumentNames:
         """
         text = " ".join(plain_words(question))
         found: set[str] = set()
-        for phrase, ids in self.names.items():
-            if re.search(rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])", text):
+        for pattern, ids in self._in_words:
+            if pattern.search(text):
                 found |= ids
         return found & self.commentary or found
