@@ -96,7 +96,7 @@ class Assistant:
             names = self.store.serving_names()  # the pointer's, or a spare when its generation is gone
             if serving is None or serving.index.generation.name not in names[:1]:
                 generation = self.store.open_serving(names)
-                index = LoadedIndex.open(generation, self.store.lexical_path(generation.name), self.embedder)
+                index = LoadedIndex.open(generation, self.store.files(generation.name), self.embedder)
                 serving = self._serving = _Serving(index, DocumentNames(index.sources.values()))
         return serving
 

@@ -1,7 +1,7 @@
 """How cost grows with corpus size: the shared corpus once, and as N altered copies of it.
 
     python benchmarks/scale.py [--times 20] [--mirror ../shared/corpus] [--questions ../shared/eval/dev.jsonl]
-                               [--repeat 2] [--cold-runs 1] [--json]
+                               [--repeat 2] [--cold-runs 1] [--json] [--keep DIR]
 
 Builds a synthetic corpus N times the size of the real one: every fetched document written out
 as text (a PDF through the library's own loader, as Markdown with its pages and headings), then
@@ -310,6 +310,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2, help="warm passes over the questions")
     parser.add_argument("--cold-runs", type=int, default=1, help="fresh `levelup ask` processes timed")
     parser.add_argument("--json", action="store_true", help="also print the figures as one JSON object")
+    parser.add_argument("--keep", type=Path, help="work in this folder and keep it (copies, both indexes)")
     parser.add_argument("--pair", nargs=2, type=Path, help=argparse.SUPPRESS)  # the side-by-side process
     args = parser.parse_args()
     if args.pair:
@@ -321,7 +322,10 @@ def main() -> None:
     from assistant.settings import Settings
 
     with tempfile.TemporaryDirectory(prefix="levelup-scale-") as tmp:
-        home = Path(tmp)
+        home = Path(tmp) if args.keep is None else args.keep.resolve()
+        home.mkdir(parents=True, exist_ok=True)
+        if any(home.iterdir()):
+            parser.error(f"--keep {home}: choose a new or empty folder (the ingests are timed from nothing)")
         settings = fetched_home(home, args.mirror, index_name="index-1x")
         embedder = get_embedder(settings)
         embedder.embed_documents(["warm up: load the passage model before timing"])

@@ -86,6 +86,9 @@ def test_lifecycle(store_settings: Settings, library: Path, counting: CountingEm
         info = status(store_settings)
         assert {d.id for d in info.documents} == {"harbours", "skills", "towns-programme"}
         assert info.passages == report.passages and info.model == store_settings.embedding_model
+        # beside the generation (in server mode, a local folder): the word index and the sentence array
+        files = Store(store_settings).files(Store(store_settings).current_name())
+        assert {p.name for p in files.iterdir()} >= {"lexical.json.gz", "sentences.npy", "sentences.json"}
 
     assistant = Assistant(store_settings, embedder=counting.real)
     with subtests.test("search finds the passage with its citation"):
@@ -266,3 +269,43 @@ def test_warm_up_loads_the_index_before_the_first_question(tmp_path, embedder) -
     assert not assistant.ready
     assistant.warm_up()
     assert assistant.ready and assistant._serving is not None  # the first question opens nothing
+
+
+def test_serving_maps_the_sentence_array_instead_of_reading_chroma(settings: Settings, library: Path,  # type: ignore[no-untyped-def]
+                                                                  embedder, monkeypatch) -> None:
+    """Reading every sentence vector back from Chroma was most of opening a large index (19 s at 20x
+    the corpus): ingest keeps them as one array, which serving maps into memory. An array that is
+    missing, damaged or another generation's is rebuilt from Chroma, and answers do not change."""
+    import json
+
+    from assistant.index.store import Generation
+
+    ingest([library], settings=settings, embedder=embedder, progress=False)
+    question = "money for new quays in coastal towns"
+    expected = Assistant(settings, embedder=embedder).ask(question)
+    assert "£30 million" in expected.text
+
+    def read_from_chroma(self):  # type: ignore[no-untyped-def]
+        raise AssertionError("opened by reading Chroma's sentence collection")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Generation, "iter_sentences", read_from_chroma)
+        mapped = Assistant(settings, embedder=embedder)
+        assert mapped.ask(question).text == expected.text
+        vectors = [mapped._serve().index.sentences[c].vectors for c in mapped._serve().index.chunks]
+        assert all(isinstance(v, np.memmap) for v in vectors)
+
+    store = Store(settings)
+    files = store.files(store.current_name())
+    damaged = {"truncated": "{\"generation\": ", "another generation's": None}
+    for case, text in damaged.items():
+        if text is None:
+            spans = json.loads((files / "sentences.json").read_text(encoding="utf-8"))
+            text = json.dumps({**spans, "generation": "g19990101000000000000-000000"})
+        (files / "sentences.json").write_text(text, encoding="utf-8")
+        assert Assistant(settings, embedder=embedder).ask(question).text == expected.text, case
+        kept = json.loads((files / "sentences.json").read_text(encoding="utf-8"))
+        assert kept["generation"] == store.current_name(), case  # rebuilt and kept again
+    (files / "sentences.npy").unlink()
+    assert Assistant(settings, embedder=embedder).ask(question).text == expected.text
+    assert (files / "sentences.npy").is_file()

@@ -23,6 +23,8 @@ import numpy as np
 
 from ..text import TOKENIZER_VERSION, tokenize
 
+FILE = "lexical.json.gz"  # among a generation's files (``Store.files``)
+
 
 @dataclass
 class LexicalIndex:
@@ -84,6 +86,7 @@ class LexicalIndex:
         payload = {"ids": self.ids, "lengths": self.lengths.tolist(), "k1": self.k1, "b": self.b,
                    "tokenizer": self.tokenizer,
                    "postings": {t: [r * 1000 + min(f, 999) for r, f in p] for t, p in self.postings.items()}}
+        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         with gzip.open(tmp, "wt", encoding="utf-8") as handle:
             json.dump(payload, handle, separators=(",", ":"))

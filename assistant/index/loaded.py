@@ -1,16 +1,22 @@
 """The serving generation held in memory: what every question reads, worked out once.
 
-``LoadedIndex.open`` reads a published generation (passages, their vectors, the stored vectors
-of their sentences, the word index) and derives everything questions need from it: each
-sentence's word-search tokens and whether it is filler, each document's passage order, the
-near-duplicate groups and their word triples, the vocabulary, the contents pages, the centroid
-of the corpus. A question pays for none of it, and the object never changes once open, so the
-threads of a server can share it. ``Assistant`` opens a new one when an ingest publishes.
+``LoadedIndex.open`` reads a published generation (passages, their vectors, the word index, the
+vectors of their sentences) and derives what questions need from it: each document's passage
+order, the near-duplicate groups and their word triples, the vocabulary, the contents pages, the
+centroid of the corpus. The object never changes once open (a passage's sentence tokens are
+worked out the first time a question reaches it, and kept), so the threads of a server can share
+it. ``Assistant`` opens a new one when an ingest publishes.
+
+The sentence vectors, most of what a generation holds, are read from Chroma once and kept beside
+the generation as one array (``sentences.npy``), which later opens map into memory instead of
+reading: pages of it are loaded only when a question reaches their passages.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -20,6 +26,7 @@ import numpy as np
 from ..embed import Embedder
 from ..models import Chunk, Hit, Source
 from ..text import TOKENIZER_VERSION, is_filler, looks_like_contents, plain_words, shingles, tokenize
+from .lexical import FILE as lexical_file
 from .lexical import LexicalIndex
 from .store import Generation
 
@@ -42,7 +49,7 @@ class LoadedIndex:
     chunks: Mapping[str, Chunk]
     vectors: Mapping[str, np.ndarray]  # passage vectors: every fused candidate gets its exact cosine
     lexical: LexicalIndex
-    sentences: Mapping[str, Sentences]
+    sentences: SentenceTable  # chunk id -> its Sentences
     sources: Mapping[str, Source]  # doc id -> its source record
     vocabulary: frozenset[str]  # every word of the passages, for the typo check
     contents: frozenset[str]  # ids of passages that are contents lists
@@ -53,8 +60,10 @@ class LoadedIndex:
     triples: Mapping[str, frozenset[str]]  # word triples of every passage in a group
 
     @classmethod
-    def open(cls, generation: Generation, lexical_path: Path, embedder: Embedder) -> LoadedIndex:
-        """Read ``generation`` into memory; the word index is rebuilt (and kept) when missing or stale."""
+    def open(cls, generation: Generation, files: Path, embedder: Embedder) -> LoadedIndex:
+        """Read ``generation`` into memory. Its word index and sentence array, kept in ``files``, are
+        rebuilt (and kept) when missing or stale."""
+        lexical_path = files / lexical_file
         chunks: dict[str, Chunk] = {}
         vectors: dict[str, np.ndarray] = {}
         for chunk, vector in generation.iter_records(embeddings=True):
@@ -65,7 +74,6 @@ class LoadedIndex:
             # Built elsewhere (a shared Chroma server), or by an older tokenizer: rebuild from the
             # passages (a second or so) and keep it.
             lexical = LexicalIndex.build((c.id, c.embed_text) for c in chunks.values())
-            lexical_path.parent.mkdir(parents=True, exist_ok=True)
             lexical.save(lexical_path)
         centroid = None
         if vectors:
@@ -78,7 +86,7 @@ class LoadedIndex:
                 grouped.setdefault(c.dup_group, []).append(c)
         return cls(
             generation=generation, chunks=chunks, vectors=vectors, lexical=lexical,
-            sentences=_sentences(generation, chunks, embedder),
+            sentences=SentenceTable.open(generation, chunks, embedder, files),
             sources={c.doc_id: c.source for c in chunks.values()},
             vocabulary=frozenset(w for c in chunks.values() for w in plain_words(c.text)),
             contents=frozenset(c.id for c in chunks.values() if looks_like_contents(c.text)),
@@ -115,30 +123,97 @@ class LoadedIndex:
         return best, float(self.centroid @ vector) if self.centroid is not None else 1.0
 
 
-def _sentences(generation: Generation, chunks: Mapping[str, Chunk],
-               embedder: Embedder) -> dict[str, Sentences]:
-    """Every passage's stored sentence vectors, with their tokens and filler marks.
+_VECTORS_FILE, _SPANS_FILE = "sentences.npy", "sentences.json"
+Spans = tuple[tuple[int, int], ...]  # (start, end) of each sentence in its passage's text
 
-    A passage without stored sentences (not written by this version's ingest) has them embedded here."""
-    grouped: dict[str, list[tuple[int, int, np.ndarray]]] = {}
-    for chunk_id, start, end, vector in generation.iter_sentences():
-        grouped.setdefault(chunk_id, []).append((start, end, vector))
-    missing = [c for c in chunks.values() if c.id not in grouped]
-    for chunk in missing:
-        units = chunk.units()
-        for (start, end), vector in zip(units, embedder.embed_documents([chunk.text[a:b] for a, b in units])):
-            grouped.setdefault(chunk.id, []).append((start, end, vector))
-    out: dict[str, Sentences] = {}
-    for chunk_id, rows in grouped.items():
-        if chunk_id not in chunks:
-            continue
-        text, title = chunks[chunk_id].text, chunks[chunk_id].source.title
-        rows.sort(key=lambda r: r[0])
-        spans = tuple((a, b) for a, b, _ in rows)
-        tokens = tuple(frozenset(tokenize(text[a:b], bigrams=False)) for a, b in spans)
-        filler = tuple(is_filler(text[a:b], t, title) for (a, b), t in zip(spans, tokens))
-        out[chunk_id] = Sentences(spans, np.stack([v for _, _, v in rows]), tokens, filler)
-    return out
+
+class SentenceTable(Mapping[str, Sentences]):
+    """Every passage's quotable sentences: their vectors, rows of one array (memory-mapped from the
+    generation's files), and their tokens and filler marks, worked out the first time a question
+    reaches the passage. Tokenising every sentence at open cost 14 s at 20x the corpus."""
+
+    def __init__(self, chunks: Mapping[str, Chunk], rows: Mapping[str, tuple[int, Spans]],
+                 vectors: np.ndarray) -> None:
+        self._chunks, self._rows, self._vectors = chunks, rows, vectors  # chunk id -> (first row, spans)
+        self._made: dict[str, Sentences] = {}
+
+    def __getitem__(self, chunk_id: str) -> Sentences:
+        made = self._made.get(chunk_id)
+        if made is None:
+            first, spans = self._rows[chunk_id]
+            chunk = self._chunks[chunk_id]
+            text, title = chunk.text, chunk.source.title
+            tokens = tuple(frozenset(tokenize(text[a:b], bigrams=False)) for a, b in spans)
+            filler = tuple(is_filler(text[a:b], t, title) for (a, b), t in zip(spans, tokens))
+            made = Sentences(spans, self._vectors[first:first + len(spans)], tokens, filler)
+            made = self._made.setdefault(chunk_id, made)  # atomic: two threads keep the same one
+        return made
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @classmethod
+    def open(cls, generation: Generation, chunks: Mapping[str, Chunk], embedder: Embedder,
+             files: Path) -> SentenceTable:
+        """The generation's sentences from its array in ``files``, or else from Chroma (then kept there)."""
+        table = cls._load(generation, chunks, files)
+        if table is None:
+            table = cls.build(generation, chunks, embedder)
+            with suppress(OSError):  # a read-only index folder: the next open reads Chroma again
+                table.save(generation, files)
+        return table
+
+    @classmethod
+    def build(cls, generation: Generation, chunks: Mapping[str, Chunk], embedder: Embedder) -> SentenceTable:
+        """Every passage's stored sentence vectors, read from Chroma. A passage without stored
+        sentences (not written by this version's ingest) has them embedded here."""
+        grouped: dict[str, list[tuple[int, int, np.ndarray]]] = {}
+        for chunk_id, start, end, vector in generation.iter_sentences():
+            if chunk_id in chunks:
+                grouped.setdefault(chunk_id, []).append((start, end, vector))
+        for chunk in (c for c in chunks.values() if c.id not in grouped):
+            units = chunk.units()
+            alone = embedder.embed_documents([chunk.text[a:b] for a, b in units])
+            for (start, end), vector in zip(units, alone):
+                grouped.setdefault(chunk.id, []).append((start, end, vector))
+        rows: dict[str, tuple[int, Spans]] = {}
+        stacked: list[np.ndarray] = []
+        for chunk_id, found in grouped.items():
+            found.sort(key=lambda r: r[0])
+            rows[chunk_id] = (len(stacked), tuple((a, b) for a, b, _ in found))
+            stacked.extend(v for _, _, v in found)
+        vectors = np.stack(stacked).astype(np.float32) if stacked else np.zeros((0, 0), dtype=np.float32)
+        return cls(chunks, rows, vectors)
+
+    def save(self, generation: Generation, files: Path) -> None:
+        """Write the array and its row map; the map last, so a half-written pair is never read."""
+        files.mkdir(parents=True, exist_ok=True)
+        with open(files / (_VECTORS_FILE + ".tmp"), "wb") as handle:
+            np.save(handle, np.ascontiguousarray(self._vectors))
+        (files / (_VECTORS_FILE + ".tmp")).replace(files / _VECTORS_FILE)
+        spans = {"generation": generation.name, "shape": list(self._vectors.shape),
+                 "rows": {c: [first, [list(s) for s in spans]] for c, (first, spans) in self._rows.items()}}
+        written = files / (_SPANS_FILE + ".tmp")
+        written.write_text(json.dumps(spans, separators=(",", ":")), encoding="utf-8")
+        written.replace(files / _SPANS_FILE)
+
+    @classmethod
+    def _load(cls, generation: Generation, chunks: Mapping[str, Chunk], files: Path) -> SentenceTable | None:
+        """The kept array, when it is this generation's and covers its passages; else None."""
+        try:
+            spans = json.loads((files / _SPANS_FILE).read_text(encoding="utf-8"))
+            vectors = np.load(files / _VECTORS_FILE, mmap_mode="r")
+        except (OSError, ValueError):
+            return None
+        if spans.get("generation") != generation.name or list(vectors.shape) != spans.get("shape") \
+                or set(spans.get("rows", ())) != set(chunks):
+            return None
+        rows = {c: (int(first), tuple((int(a), int(b)) for a, b in found))
+                for c, (first, found) in spans["rows"].items()}
+        return cls(chunks, rows, vectors)
 
 
 def _order(chunks: Iterable[Chunk]) -> dict[str, tuple[Chunk, ...]]:

@@ -41,6 +41,7 @@ from ..errors import (
 )
 from ..models import Chunk, IndexedDocument, IndexInfo, Source
 from ..settings import Settings, get_settings
+from . import lexical
 
 _SOURCE_FIELDS = ("title", "publisher", "published", "licence", "file", "url", "download_url", "kind",
                   "relation")
@@ -252,11 +253,16 @@ class Store:
     def _sentences_name(self, generation: str) -> str:
         return f"{self.settings.collection_prefix}-{self.key}-sentences-{generation}"
 
-    def lexical_path(self, generation: str) -> Path:
-        """The BM25 index of a generation: inside its folder, or (server mode) a local cache file."""
+    def files(self, generation: str) -> Path:
+        """Where a generation's own files live (its BM25 index, its sentence vectors as an array):
+        its folder, or (server mode) a local cache folder per generation."""
         if self.remote:
-            return self.home / f"lexical-{generation}.json.gz"
-        return self.home / generation / "lexical.json.gz"
+            return self.home / "cache" / generation
+        return self.home / generation
+
+    def lexical_path(self, generation: str) -> Path:
+        """The BM25 index of a generation, among its files."""
+        return self.files(generation) / lexical.FILE
 
     @property
     def _pointer_name(self) -> str:
@@ -466,7 +472,7 @@ class Store:
             for collection in (self._collection_name(name), self._sentences_name(name)):
                 with suppress(Exception):  # already gone
                     self._server_client().delete_collection(collection)
-            self.lexical_path(name).unlink(missing_ok=True)
+            shutil.rmtree(self.files(name), ignore_errors=True)
             return
         self._release_embedded(name)
         shutil.rmtree(self.home / name, ignore_errors=True)

@@ -34,6 +34,7 @@ from tqdm import tqdm
 from ..embed import Embedder, get_embedder
 from ..errors import DocumentError, IndexNotFoundError, IndexWriteError, IngestTooLargeError
 from ..index.lexical import LexicalIndex
+from ..index.loaded import SentenceTable
 from ..index.store import Generation, Store
 from ..models import Chunk, Document, IndexedDocument, IndexInfo, IngestReport
 from ..settings import PARSER_VERSION, Settings, get_settings
@@ -237,10 +238,13 @@ class _Build:
             lexical = LexicalIndex.build((c.id, c.embed_text) for c in self.chunks)
             try:
                 lexical.save(self.store.lexical_path(generation.name))
+                # The sentence vectors as one array beside the generation: serving maps it, not reads Chroma.
+                SentenceTable.build(generation, {c.id: c for c in self.chunks}, self.embedder).save(
+                    generation, self.store.files(generation.name))
             except OSError as exc:
-                raise IndexWriteError(f"Cannot write the word index for {generation.location}: "
-                                      f"{exc.strerror or exc}. Free disk space or make the folder "
-                                      "writable.") from exc
+                raise IndexWriteError(f"Cannot write the word index and sentence array for "
+                                      f"{generation.location}: {exc.strerror or exc}. Free disk space or "
+                                      "make the folder writable.") from exc
             self.store.publish(generation, {
                 "model": self.settings.embedding_model,
                 "index_key": self.store.key,
