@@ -57,12 +57,15 @@ def _digest(path: Path, item: IngestItem) -> str:
 
 def ingest(paths: Sequence[Path] | None = None, *, settings: Settings | None = None,
            embedder: Embedder | None = None, progress: bool = True, prune: bool = False,
-           notify: Callable[[str], None] | None = None) -> IngestReport:
+           notify: Callable[[str], None] | None = None,
+           on_progress: Callable[[str, int, int], None] | None = None) -> IngestReport:
     """Index the manifest's fetched documents, or the given files and folders.
 
     Documents already indexed and not named in this run are kept, unless ``prune`` is set.
     ``progress`` shows a bar per phase (reading, embedding); ``notify`` is handed one line as each
-    phase starts or ends ("Embedding 730 passages (about 49 s on 2 cores)"), bars or not.
+    phase starts or ends ("Embedding 730 passages (about 49 s on 2 cores)"), bars or not;
+    ``on_progress`` gets (phase, done, total) as each phase advances ("Reading", 3, 7), for a
+    progress bar of an app's own.
     Raises ``IndexBusyError`` when another ingest runs and ``IngestTooLargeError`` past
     ``max_ingest_passages``; per-file problems go in the report.
     """
@@ -94,7 +97,8 @@ def ingest(paths: Sequence[Path] | None = None, *, settings: Settings | None = N
         report.unchanged = [i.source.id for i in items if i not in changed]
         report.removed = [doc_id for doc_id in old_docs if prune and doc_id not in named]
         if changed or report.removed:
-            build = _Build(store, settings, embedder or get_embedder(settings), report, progress, notify)
+            build = _Build(store, settings, embedder or get_embedder(settings), report, progress, notify,
+                           on_progress)
             build.run(previous, old_docs, changed, digests)
         else:
             report.passages = sum(d.passages for d in old_docs.values())
@@ -197,9 +201,10 @@ class _Build:
     """Everything one ingest run changes: read what changed, embed what is new, publish."""
 
     def __init__(self, store: Store, settings: Settings, embedder: Embedder, report: IngestReport,
-                 progress: bool, notify: Callable[[str], None] | None) -> None:
+                 progress: bool, notify: Callable[[str], None] | None,
+                 on_progress: Callable[[str, int, int], None] | None = None) -> None:
         self.store, self.settings, self.embedder, self.report = store, settings, embedder, report
-        self.progress, self.notify = progress, notify
+        self.progress, self.notify, self.on_progress = progress, notify, on_progress
         self.known_vectors: dict[str, np.ndarray] = {}
         self.known_sentences: dict[str, list[tuple[int, int, np.ndarray]]] = {}  # chunk digest -> sentences
         self.pending: list[Chunk] = []
@@ -288,7 +293,8 @@ class _Build:
         seen_content = {d.content_digest: d.id for d in documents.values() if d.id not in changed_ids}
         started, read = time.perf_counter(), 0
         with tqdm(changed, desc="Reading", unit="doc", disable=not self.progress, leave=False) as bar:
-            for item in bar:
+            for position, item in enumerate(bar):
+                self._tick("Reading", position, len(changed))
                 begun = time.perf_counter()
                 try:
                     document = load_document(item.path, item.source, int(settings.max_file_mb * 1e6))
@@ -309,12 +315,17 @@ class _Build:
                     report.warnings.append(f"{item.path}: {len(chunks):,} passages from one file (the White "
                                            "Paper itself has about 1,000): check it is one document")
                 self._accept(item, document, chunks, digests[document.id], content_key, documents)
+        self._tick("Reading", len(changed), len(changed))
         self._say(f"Read {read} document(s) in {time.perf_counter() - started:.1f} s: "
                   f"{len(self.chunks):,} passages, {len(self.pending):,} new")
 
     def _say(self, line: str) -> None:
         if self.notify is not None:
             self.notify(line)
+
+    def _tick(self, phase: str, done: int, total: int) -> None:
+        if self.on_progress is not None:
+            self.on_progress(phase, done, total)
 
     def _accept(self, item: IngestItem, document: Document, chunks: list[Chunk], digest: str,
                 content_key: str, documents: dict[str, IndexedDocument]) -> None:
@@ -362,6 +373,7 @@ class _Build:
         self.writer.put(batch, passages)
         self.writer.put_sentences(spans, sentences)
         bar.update(len(batch))
+        self._tick("Embedding", self.report.embedded, self.report.embedded + len(self.pending))
 
     def _link_duplicates(self, generation: Generation) -> None:
         """Near-duplicates are known only once every passage is: fix up the few that have one."""
