@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -35,10 +35,11 @@ from .answers.records import answer_from_records
 from .answers.scoring import PASSAGES, best_by_passage, score_sentences, with_followers
 from .embed import Embedder, get_embedder
 from .errors import ConfigurationError, QueryError
+from .events import Event, events_of
 from .index.loaded import LoadedIndex
 from .index.store import Store
 from .ingest import ingest, status
-from .models import Answer, Filters, Hit, IndexInfo, IngestReport, PlaceContext, Query, SearchResult
+from .models import Answer, Chunk, Filters, Hit, IndexInfo, IngestReport, PlaceContext, Query, SearchResult
 from .places.gazetteer import Gazetteer
 from .places.load import WD23, load_gazetteer
 from .retrieval.follow_up import standalone
@@ -131,9 +132,12 @@ class Assistant:
         """True once ``warm_up`` has run."""
         return self._warm
 
-    def ingest(self, paths: Sequence[Path] | None = None, *, progress: bool = True,
-               prune: bool = False) -> IngestReport:
-        return ingest(paths, settings=self.settings, embedder=self.embedder, progress=progress, prune=prune)
+    def ingest(self, paths: Sequence[Path] | None = None, *, progress: bool = True, prune: bool = False,
+               notify: Callable[[str], None] | None = None,
+               on_progress: Callable[[str, int, int], None] | None = None) -> IngestReport:
+        """``ingest.ingest`` with this assistant's settings and model; the next question serves the result."""
+        return ingest(paths, settings=self.settings, embedder=self.embedder, progress=progress, prune=prune,
+                      notify=notify, on_progress=on_progress)
 
     def status(self) -> IndexInfo:
         return status(self.settings)
@@ -210,6 +214,17 @@ class Assistant:
         started = time.perf_counter()
         answer = self._answer(question, history, filters, place)
         return replace(answer, latency_ms=(time.perf_counter() - started) * 1000)
+
+    def ask_stream(self, question: object, *, history: Sequence[str] = (), filters: Filters = Filters(),
+                   place: str | None = None) -> Iterator[Event]:
+        """``ask`` as typed events (``events.py``): how the question was read, the answer piece by piece,
+        its sources, then the whole answer. The app streams these; the API will send them as SSE.
+        ``QueryError`` (an empty question) is raised when the first event is asked for."""
+        yield from events_of(self.ask(question, history=history, filters=filters, place=place))
+
+    def passage(self, chunk_id: str) -> Chunk | None:
+        """A passage of the serving index by id: the text around a cited quote."""
+        return self._serve().index.chunks.get(chunk_id)
 
     def _answer(self, question: object, history: Sequence[str], filters: Filters,
                 place: str | None) -> Answer:

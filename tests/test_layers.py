@@ -18,7 +18,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "assistant"
 LAYERS: list[set[str]] = [
     {"text"},  # primitives: sentences, tokens, bullets, number words
     {"models", "errors", "settings", "topics"},  # the values that cross stages, and configuration
-    {"embed", "places", "render"},  # the model; the gazetteer; how values read in a terminal
+    {"embed", "places", "render", "events"},  # the model; the gazetteer; how values read in a terminal;
+    # an answer as a stream of typed events (app, API)
     {"index"},  # Chroma generations, the word index, the serving generation in memory
     {"ingest", "retrieval"},  # the two pipelines over the index
     {"answers"},  # guard, scoring, gate, composers
