@@ -1,11 +1,13 @@
-# Fresh machine: `make run` (set up, fetch the corpus, build the index, start the assistant); `make test`.
+# Fresh machine: `make run` (set up, fetch the corpus, build the index, start the chat app); `make test`.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 # Offline source of the corpus; without it, `levelup fetch` downloads from the official addresses.
 MIRROR ?= ../shared/corpus
+# Where `make run` serves the chat app (on 127.0.0.1 only).
+PORT ?= 8501
 
-.PHONY: setup corpus index run test lint bench
+.PHONY: setup corpus index run demo test lint bench
 
 $(BIN)/levelup: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +27,11 @@ index: corpus
 
 run: index
 	$(BIN)/levelup status
+	@echo "The chat app: http://127.0.0.1:$(PORT)  (Ctrl-C stops it)"
+	HF_HUB_OFFLINE=1 $(BIN)/streamlit run app.py --server.address 127.0.0.1 --server.port $(PORT) \
+		--server.headless true --browser.gatherUsageStats false
+
+demo: index
 	$(BIN)/levelup ask "How much is the UK Shared Prosperity Fund worth?"
 	$(BIN)/levelup ask "we're a small business in Bolton - is there an innovation accelerator near us?"
 
