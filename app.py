@@ -16,7 +16,9 @@ from collections.abc import Iterator
 import streamlit as st
 
 from assistant import Assistant, AssistantError, Citation, Filters, IndexNotFoundError, fetch, get_settings
+from assistant.answers.guard import PRIVATE
 from assistant.events import Done, Piece, Reading, Sources
+from assistant.feedback import FeedbackStore
 from assistant.render import UNVERIFIED
 
 NOTICE = ("Answers are quoted from the documents, and every quote is linked to its source. "
@@ -83,12 +85,13 @@ def sidebar(info) -> tuple[str, list[str]]:  # type: ignore[no-untyped-def]
 def chat(assistant: Assistant, place: str, filters: Filters) -> None:
     """The conversation so far, then the new question's answer as it arrives."""
     messages = st.session_state.setdefault("messages", [])
-    for message in messages:
+    for position, message in enumerate(messages):
         with st.chat_message(message["role"]):
             if message["role"] == "user":
                 st.markdown(escaped(message["text"]))
             else:
                 show_answer(assistant, message["answer"], streamed=None)
+                rate(assistant, position)
     question = st.chat_input("Ask about the missions, funds or devolution…")
     if not question:
         return
@@ -104,7 +107,36 @@ def chat(assistant: Assistant, place: str, filters: Filters) -> None:
             st.markdown(escaped(str(exc)))
             messages.pop()
             return
-    messages.append({"role": "assistant", "answer": answer})
+        messages.append({"role": "assistant", "answer": answer})
+        rate(assistant, len(messages) - 1)
+
+
+def rate(assistant: Assistant, position: int) -> None:
+    """Thumbs under an answer, then an optional comment; both stored (``assistant/feedback.py``), never
+    for an answer that refused personal data, and a comment holding any is not kept."""
+    answer = st.session_state["messages"][position]["answer"]
+    if answer.reason in PRIVATE:
+        return
+    store = FeedbackStore(assistant.settings.feedback_db)
+
+    def rated() -> None:
+        rating = st.session_state[f"rating-{position}"]
+        if rating is not None:
+            st.session_state["messages"][position]["feedback"] = store.record(answer, rating)
+
+    def commented() -> None:
+        row = st.session_state["messages"][position].get("feedback")
+        text = st.session_state[f"comment-{position}"]
+        if row is not None and text.strip() and not store.comment(row, text):
+            st.session_state[f"comment-{position}"] = ""
+            st.session_state["dropped"] = position
+
+    st.feedback("thumbs", key=f"rating-{position}", on_change=rated)
+    if st.session_state.get(f"rating-{position}") is not None:
+        st.text_input("Anything to add? (optional; please no personal details)", key=f"comment-{position}",
+                      on_change=commented)
+        if st.session_state.get("dropped") == position:
+            st.caption("That comment seemed to hold personal details, so it was not kept; the rating was.")
 
 
 def show_answer(assistant: Assistant, answer, streamed: Iterator | None):  # type: ignore[no-untyped-def]

@@ -365,3 +365,37 @@ def _ask_batch(assistant: Assistant, lines: TextIO, filters: Filters) -> None:
             out = {"id": qid, "answer": str(exc), "abstained": True, "reason": "error", "citations": [],
                    "latency_ms": 0.0}
         _echo(json.dumps(out, ensure_ascii=False))
+
+
+# --- feedback ------------------------------------------------------------------------------
+
+@cli.group()
+def feedback() -> None:
+    """The app's thumbs up/down and comments (LEVELUP_FEEDBACK_DB)."""
+
+
+@feedback.command(name="export")
+@click.option("--csv", "csv_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write CSV to this file instead of JSON lines to standard output.")
+def feedback_export(csv_file: Path | None) -> None:
+    """Write out every rating: question, answer, cited passage ids, rating (1 or 0), comment, time, version.
+
+    \b
+        levelup feedback export > feedback.jsonl
+        levelup feedback export --csv feedback.csv
+    """
+    import csv
+    from dataclasses import fields
+
+    from .feedback import Feedback, FeedbackStore
+
+    rows = FeedbackStore(get_settings().feedback_db).rows()
+    if csv_file is None:
+        for row in rows:
+            _echo(json.dumps(row.to_dict(), ensure_ascii=False))
+        return
+    with open(csv_file, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=[f.name for f in fields(Feedback)])
+        writer.writeheader()
+        writer.writerows(row.to_dict() for row in rows)
+    _echo(f"Wrote {len(rows)} rating(s) to {csv_file}.", err=True)

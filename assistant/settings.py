@@ -116,6 +116,11 @@ class Settings(BaseSettings):
         2, ge=1,
         description="Published index generations kept on disk (the newest serves; older ones are spares).",
     )
+    feedback_db: Path = Field(
+        Path("feedback") / "feedback.sqlite3",
+        description="SQLite file of the app's thumbs up/down and comments (never personal data); "
+        "`levelup feedback export` writes it out.",
+    )
 
     # --- search (retrieval/) ------------------------------------------------------------
     search_k: int = Field(

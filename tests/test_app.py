@@ -20,10 +20,16 @@ APP = Path(__file__).resolve().parents[1] / "app.py"
 
 
 @pytest.fixture
-def app(corpus_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+def feedback_db(tmp_path: Path) -> Path:
+    return tmp_path / "feedback.sqlite3"
+
+
+@pytest.fixture
+def app(corpus_settings: Settings, feedback_db: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
     """The app on the shared corpus index, its first page rendered."""
     for name in ("index_dir", "corpus_dir", "corpus_mirror"):
         monkeypatch.setenv(f"LEVELUP_{name.upper()}", str(getattr(corpus_settings, name)))
+    monkeypatch.setenv("LEVELUP_FEEDBACK_DB", str(feedback_db))
     st.cache_resource.clear()  # the assistant of another test's settings
     page = AppTest.from_file(str(APP), default_timeout=120)
     page.run()
@@ -81,6 +87,28 @@ def test_an_empty_question_is_answered_in_the_chat(app: AppTest) -> None:
     app.chat_input[0].set_value("?!").run()
     assert not app.exception
     assert "question" in app.chat_message[-1].markdown[0].value.lower()
+
+
+def test_a_rating_and_its_comment_are_stored_without_personal_details(app: AppTest,
+                                                                      feedback_db: Path) -> None:
+    from assistant.feedback import FeedbackStore
+
+    ask(app, "How much is the UK Shared Prosperity Fund worth?")
+    app.feedback[-1].set_value(1).run()
+    app.text_input(key="comment-1").set_value("Clear, and the page link worked").run()
+    assert not app.exception
+    [row] = FeedbackStore(feedback_db).rows()
+    assert row.rating == 1 and row.comment == "Clear, and the page link worked"
+    assert row.question == "How much is the UK Shared Prosperity Fund worth?" and "£2.6 billion" in row.answer
+    assert row.citations and row.app_version
+    app.text_input(key="comment-1").set_value("call me on 07700 900123").run()
+    assert FeedbackStore(feedback_db).rows()[0].comment == "Clear, and the page link worked"  # not kept
+
+
+def test_a_question_refused_for_personal_data_cannot_be_rated(app: AppTest, feedback_db: Path) -> None:
+    shown = ask(app, "I am jane.doe@example.com - which funds apply to my shop?")
+    assert "email address" in shown[0]
+    assert not app.feedback and not feedback_db.exists()
 
 
 def test_with_no_index_it_says_so_and_offers_to_build_one(tmp_path: Path,

@@ -213,3 +213,28 @@ def test_escape_sequences_in_a_document_never_reach_the_terminal(settings: Setti
         result = run(settings, *args)
         assert "repairs quays in Whitby" in result.output
         assert not any(ch in result.output for ch in "\x1b\x07\x9b")
+
+
+def test_feedback_export_writes_json_lines_and_csv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import csv
+
+    from assistant.feedback import FeedbackStore
+    from assistant.models import Answer
+
+    db = tmp_path / "feedback.sqlite3"
+    monkeypatch.setenv("LEVELUP_FEEDBACK_DB", str(db))
+    store = FeedbackStore(db)
+    assert store.record(Answer(question="What is the UKSPF?", text="A fund. [1]"), 1, "helpful") == 1
+    refused = Answer(question="Funds for jane@example.com?", text="", reason="personal_data")
+    assert store.record(refused, 0) is None  # a question refused for personal data is never stored
+    runner = CliRunner()
+    done = runner.invoke(cli, ["feedback", "export"])
+    assert done.exit_code == 0
+    [line] = done.output.splitlines()
+    assert json.loads(line) | {"created_at": "", "app_version": ""} == {
+        "id": 1, "created_at": "", "question": "What is the UKSPF?", "answer": "A fund. [1]", "citations": "",
+        "rating": 1, "comment": "helpful", "app_version": ""}
+    done = runner.invoke(cli, ["feedback", "export", "--csv", str(tmp_path / "out.csv")])
+    assert done.exit_code == 0 and "Wrote 1 rating" in done.output
+    with open(tmp_path / "out.csv", encoding="utf-8") as handle:
+        assert [r["question"] for r in csv.DictReader(handle)] == ["What is the UKSPF?"]

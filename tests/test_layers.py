@@ -24,7 +24,7 @@ LAYERS: list[set[str]] = [
     {"ingest", "retrieval"},  # the two pipelines over the index
     {"answers"},  # guard, scoring, gate, composers
     {"pipeline"},  # Assistant: the one place that orders the stages
-    {"evaluation"},  # measuring Assistant on question sets
+    {"evaluation", "feedback"},  # measuring Assistant on question sets; what users thought of answers
     {"cli", "langchain", "__init__"},  # the faces
 ]
 
