@@ -63,7 +63,7 @@ def main() -> None:
         st.markdown("Questions about the *Levelling Up the United Kingdom* White Paper and related policy "
                     "texts: its 12 missions, its funds, devolution and what applies where.")
         place, documents = sidebar(info)
-    st.caption(NOTICE)
+    st.markdown(f"*{NOTICE}*")  # not st.caption: its grey is below 4.5:1 contrast (axe)
     chat(assistant, place, Filters(documents=tuple(documents)))
 
 
@@ -136,7 +136,7 @@ def rate(assistant: Assistant, position: int) -> None:
         st.text_input("Anything to add? (optional; please no personal details)", key=f"comment-{position}",
                       on_change=commented)
         if st.session_state.get("dropped") == position:
-            st.caption("That comment seemed to hold personal details, so it was not kept; the rating was.")
+            st.markdown("That comment seemed to hold personal details, so it was not kept; the rating was.")
 
 
 def show_answer(assistant: Assistant, answer, streamed: Iterator | None):  # type: ignore[no-untyped-def]
@@ -145,7 +145,7 @@ def show_answer(assistant: Assistant, answer, streamed: Iterator | None):  # typ
         events = iter(streamed)
         first = next(events)  # how the question was read; raises for a question that cannot be asked
         for note in first.notes if isinstance(first, Reading) else ():
-            st.caption(escaped(note))
+            st.markdown(f"Note: {escaped(note)}")
         done: list[Done] = []
 
         def text() -> Iterator[str]:
@@ -161,7 +161,7 @@ def show_answer(assistant: Assistant, answer, streamed: Iterator | None):  # typ
         answer = done[0].answer
     else:
         for note in answer.notes:
-            st.caption(escaped(note))
+            st.markdown(f"Note: {escaped(note)}")
         st.markdown(escaped(answer.text))
     for line in answer.next_steps:
         st.info(line)
@@ -193,7 +193,7 @@ def show_citation(assistant: Assistant, citation: Citation) -> None:
              + (f" · {escaped(where)}" if where else "") + (f" · from {kind}" if kind else "")]
     if not citation.verified:
         lines.append(f":warning: {UNVERIFIED}")
-    lines.append(f"> {escaped(citation.quote)}")
+    lines.append(f"\u201c{escaped(citation.quote)}\u201d")  # not a blockquote: its grey fails contrast
     links = []
     if citation.url:
         label = f"Open the document at page {citation.page} (new tab)" if citation.page else \

@@ -38,11 +38,11 @@ def app(corpus_settings: Settings, feedback_db: Path, monkeypatch: pytest.Monkey
 
 
 def ask(page: AppTest, question: str) -> list[str]:
-    """Ask in the chat; the markdown of the answer's message."""
+    """Ask in the chat; the markdown of the answer's message, after its notes on how it was read."""
     page.chat_input[0].set_value(question).run()
     assert not page.exception, page.exception
     assert page.chat_message[-1].name == "assistant"
-    return [m.value for m in page.chat_message[-1].markdown]
+    return [m.value for m in page.chat_message[-1].markdown if not m.value.startswith("Note: ")]
 
 
 def test_an_answer_shows_its_markers_and_sources_with_pages(app: AppTest) -> None:
@@ -59,7 +59,7 @@ def test_an_answer_shows_its_markers_and_sources_with_pages(app: AppTest) -> Non
 def test_a_follow_up_is_read_with_the_question_before_it(app: AppTest) -> None:
     ask(app, "How much is the UK Shared Prosperity Fund worth?")
     ask(app, "and who runs it?")
-    notes = [c.value for c in app.chat_message[-1].caption]
+    notes = [m.value for m in app.chat_message[-1].markdown if m.value.startswith("Note: ")]
     assert any("Shared Prosperity Fund" in n for n in notes), notes
 
 

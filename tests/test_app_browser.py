@@ -123,3 +123,20 @@ def test_keyboard_alone_reaches_the_input_and_a_source_link(served: str, browser
     ARTEFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTEFACTS / "zoom-400.png"), full_page=True)
     page.close()
+
+
+WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]}}
+
+
+@pytest.mark.parametrize("path", ["/", "/?embed=true"])
+def test_axe_finds_no_serious_or_critical_wcag_violation_with_an_answer_shown(served: str, browser,  # type: ignore[no-untyped-def]
+                                                                              path: str) -> None:
+    from axe_playwright_python.sync_playwright import Axe
+
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.goto(served + path)
+    ask(page, QUESTION)
+    found = Axe().run(page, options=WCAG).response["violations"]
+    page.close()
+    bad = [(v["id"], v["impact"], len(v["nodes"])) for v in found if v["impact"] in ("serious", "critical")]
+    assert not bad, bad
