@@ -38,7 +38,7 @@ from .errors import ConfigurationError, QueryError
 from .events import Event, events_of
 from .index.loaded import LoadedIndex
 from .index.store import Store
-from .ingest import ingest, status
+from .ingest import ingest
 from .models import Answer, Chunk, Filters, Hit, IndexInfo, IngestReport, PlaceContext, Query, SearchResult
 from .places.gazetteer import Gazetteer
 from .places.load import WD23, load_gazetteer
@@ -140,7 +140,9 @@ class Assistant:
                       notify=notify, on_progress=on_progress)
 
     def status(self) -> IndexInfo:
-        return status(self.settings)
+        """What the serving index holds, from the generation in memory (an app asks on every rerun).
+        Raises ``IndexNotFoundError`` when nothing is built yet."""
+        return self._serve().index.generation.info(self.store.key)
 
     # -- the stages, in order -------------------------------------------------------------
 
