@@ -670,13 +670,15 @@ def test_an_odd_question_is_searched_as_plain_text(assistant: Assistant, questio
 
 
 def test_sql_looking_text_leaves_the_index_intact(assistant: Assistant) -> None:
+    from assistant.ingest import status
+
     ordinary = [h.chunk.id for h in assistant.search("Who oversees delivery?").hits]
-    documents = assistant.status().documents
+    documents = status(assistant.settings).documents  # read from Chroma, not the copy in memory
 
     assistant.search("'; DROP TABLE passages; --")
     assistant.search('" OR 1=1; DELETE FROM embeddings WHERE "1"="1')
 
-    assert assistant.status().documents == documents
+    assert status(assistant.settings).documents == documents
     assert [h.chunk.id for h in assistant.search("Who oversees delivery?").hits] == ordinary
 
 
