@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import html
 import re
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import streamlit as st
 
@@ -23,6 +25,7 @@ from assistant.render import UNVERIFIED
 
 NOTICE = ("Answers are quoted from the documents, and every quote is linked to its source. "
           "Check the source before you rely on an answer for an important decision.")
+STATIC = Path(__file__).resolve().parent / "static"  # served at app/static/ (.streamlit/config.toml)
 PLACE_HELP = "Answers about funds and powers then say what applies there. Not stored."
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<&$])")
 
@@ -36,6 +39,27 @@ def escaped(text: str) -> str:
 def get_assistant() -> Assistant:
     """One assistant per process (the model and the serving index stay loaded between reruns)."""
     return Assistant(get_settings())
+
+
+@st.cache_resource(show_spinner=False)
+def local_pdfs(generation: str) -> dict[str, str]:
+    """The indexed PDFs copied where Streamlit serves the app's own files (``server.enableStaticServing``;
+    it refuses links out of ``static/``): doc id -> the copy's address. Once per index generation; a
+    copy is named by the file's digest, so a changed file is never served stale."""
+    assistant = get_assistant()
+    found = {}
+    for document in assistant.status().documents:
+        path = Path(document.file)
+        path = path if path.is_absolute() else assistant.settings.documents_dir / path
+        if path.suffix.lower() != ".pdf" or not path.is_file():
+            continue
+        copy = STATIC / "documents" / f"{document.digest[:16]}.pdf"
+        if not copy.is_file():
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, copy.with_suffix(".tmp"))
+            copy.with_suffix(".tmp").replace(copy)
+        found[document.id] = f"app/static/documents/{copy.name}"
+    return found
 
 
 def main() -> None:
@@ -199,6 +223,9 @@ def show_citation(assistant: Assistant, citation: Citation) -> None:
         label = f"Open the document at page {citation.page} (new tab)" if citation.page else \
             "Open the official page (new tab)"
         links.append(f"[{label}]({citation.url})")
+    local = local_pdfs(assistant.status().generation).get(citation.doc_id)
+    if local and citation.pdf_page:
+        links.append(f"[Our copy at page {citation.page} (new tab)]({local}#page={citation.pdf_page})")
     lines.append(" · ".join([*links, f"Licence: {escaped(citation.licence)}"]))
     st.markdown("\n\n".join(lines))
     passage = assistant.passage(citation.chunk_id) if citation.chunk_id else None

@@ -452,6 +452,7 @@ class Citation:
     # record says of it (its publisher and date, from the manifest)
     kind: str = "document"
     verified: bool = True  # False: from a document with no known publisher (``Source.verified``)
+    pdf_page: int | None = None  # in a PDF, the quote's page as the file counts it (for #page=N)
 
     @classmethod
     def of(cls, n: int, chunk: Chunk, start: int, end: int) -> Citation:
@@ -461,7 +462,7 @@ class Citation:
                    title=chunk.source.title, publisher=chunk.source.publisher,
                    published=chunk.source.published, licence=chunk.source.licence, section=chunk.section,
                    page=label or (str(number) if number else None), url=chunk.link_at(start),
-                   verified=chunk.source.verified)
+                   verified=chunk.source.verified, pdf_page=number if chunk.source.is_pdf else None)
 
     @property
     def credit(self) -> str:

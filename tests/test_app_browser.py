@@ -5,10 +5,12 @@ driven by playwright. Screenshots go to tests/artefacts/ (not committed) to be l
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -79,12 +81,25 @@ def test_an_answer_in_the_browser_links_its_source_at_a_page(served: str, browse
     page.goto(served)
     ask(page, QUESTION)
     links = page.get_by_role("link", name="Open the document at page")
-    assert links.count() >= 1
+    links.first.wait_for(timeout=30_000)
     assert (links.first.get_attribute("href") or "").startswith("http")
     assert links.first.get_attribute("target") == "_blank"  # as its text says: a new tab
     assert page.get_by_text("£2.6 billion").count() >= 1
     ARTEFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTEFACTS / "chat-answer.png"), full_page=True)
+    page.close()
+
+
+def test_a_pdf_source_opens_the_apps_own_copy_at_its_page(served: str, browser) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.goto(served)
+    ask(page, "What is the Lifetime Skills Guarantee?")  # answered from the Skills for Jobs PDF
+    ours = page.get_by_role("link", name="Our copy at page")
+    ours.first.wait_for(timeout=30_000)  # drawn just after the quote it belongs to
+    href = ours.first.get_attribute("href") or ""
+    assert re.search(r"#page=\d+$", href) and ours.first.get_attribute("target") == "_blank"
+    with urllib.request.urlopen(urllib.parse.urljoin(served + "/", href.split("#")[0])) as served_pdf:
+        assert served_pdf.headers["Content-Type"] == "application/pdf" and served_pdf.read(5) == b"%PDF-"
     page.close()
 
 
