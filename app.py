@@ -145,7 +145,10 @@ def rate(assistant: Assistant, position: int) -> None:
 
     def rated() -> None:
         rating = st.session_state[f"rating-{position}"]
-        if rating is not None:
+        row = st.session_state["messages"][position].get("feedback")
+        if rating is not None and row is not None:
+            store.rerate(row, rating)  # one row per answer, whichever thumb was clicked last
+        elif rating is not None:
             st.session_state["messages"][position]["feedback"] = store.record(answer, rating)
 
     def commented() -> None:

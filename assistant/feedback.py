@@ -85,6 +85,11 @@ class FeedbackStore:
                 "app_version) VALUES (?, ?, ?, ?, ?, ?, ?)", row)
             return int(cursor.lastrowid or 0)
 
+    def rerate(self, row_id: int, rating: int) -> None:
+        """Change a stored rating (the user clicked the other thumb)."""
+        with closing(self._connect()) as connection, connection:
+            connection.execute("UPDATE feedback SET rating = ? WHERE id = ?", (1 if rating else 0, row_id))
+
     def comment(self, row_id: int, comment: str) -> bool:
         """Add a comment to a stored rating; False (nothing stored) when it holds personal data."""
         if _private(comment):

@@ -103,12 +103,41 @@ def test_a_rating_and_its_comment_are_stored_without_personal_details(app: AppTe
     assert row.citations and row.app_version
     app.text_input(key="comment-1").set_value("call me on 07700 900123").run()
     assert FeedbackStore(feedback_db).rows()[0].comment == "Clear, and the page link worked"  # not kept
+    app.feedback[-1].set_value(0).run()  # the other thumb: the same row changes
+    [row] = FeedbackStore(feedback_db).rows()
+    assert row.rating == 0
 
 
 def test_a_question_refused_for_personal_data_cannot_be_rated(app: AppTest, feedback_db: Path) -> None:
     shown = ask(app, "I am jane.doe@example.com - which funds apply to my shop?")
     assert "email address" in shown[0]
     assert not app.feedback and not feedback_db.exists()
+
+
+def test_the_first_run_builds_the_index_and_then_answers(tmp_path: Path, shared: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """From nothing: a manifest of one small source, its mirror; the button fetches and ingests it."""
+    import json
+
+    from .conftest import REPO
+
+    manifest = json.loads((REPO / "corpus" / "manifest.json").read_text(encoding="utf-8"))
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "manifest.json").write_text(json.dumps({
+        "documents": [d for d in manifest["documents"] if d["id"] == "techuk-levelling-up-white-paper-blog"],
+        "datasets": []}), encoding="utf-8")
+    for name, value in (("INDEX_DIR", tmp_path / "index"), ("CORPUS_DIR", tmp_path / "corpus"),
+                        ("CORPUS_MIRROR", shared / "corpus"), ("FEEDBACK_DB", tmp_path / "feedback.sqlite3")):
+        monkeypatch.setenv(f"LEVELUP_{name}", str(value))
+    st.cache_resource.clear()
+    page = AppTest.from_file(str(APP), default_timeout=300)
+    page.run()
+    page.button[0].click().run()
+    assert not page.exception
+    assert page.status[0].label.startswith("Indexed ") and page.status[0].state == "complete"
+    page.run()
+    shown = ask(page, "What does techUK say about digital connectivity?")
+    assert "\\[1\\]" in shown[0]
 
 
 def test_with_no_index_it_says_so_and_offers_to_build_one(tmp_path: Path,
