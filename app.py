@@ -10,6 +10,7 @@ With ``?embed=true`` the page is a compact chat for an iframe on a hub site: no 
 from __future__ import annotations
 
 import html
+import logging
 import re
 import shutil
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from assistant.render import UNVERIFIED
 
 NOTICE = ("Answers are quoted from the documents, and every quote is linked to its source. "
           "Check the source before you rely on an answer for an important decision.")
+log = logging.getLogger("levelup.app")
 STATIC = Path(__file__).resolve().parent / "static"  # served at app/static/ (.streamlit/config.toml)
 PLACE_HELP = "Answers about funds and powers then say what applies there. Not stored."
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<&$])")
@@ -129,6 +131,12 @@ def chat(assistant: Assistant, place: str, filters: Filters) -> None:
             answer = show_answer(assistant, None, streamed=events)
         except AssistantError as exc:  # an empty or unreadable question: said in the chat, not a red box
             st.markdown(escaped(str(exc)))
+            messages.pop()
+            return
+        except Exception:  # a fault of ours: logged with its traceback for us, a plain message for the user
+            log.exception("answering %r failed", question[:300])
+            st.markdown("Something went wrong on our side while answering that, and nothing was changed. "
+                        "Please try again, or ask it another way.")
             messages.pop()
             return
         messages.append({"role": "assistant", "answer": answer})

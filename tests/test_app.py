@@ -83,6 +83,20 @@ def test_html_and_script_in_a_question_are_shown_as_text(app: AppTest) -> None:
     assert not any("<script" in m or "<b>" in m for m in raw)  # only escaped text ever goes out as HTML
 
 
+def test_a_fault_while_answering_is_a_chat_message_not_a_traceback(app: AppTest,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from assistant.pipeline import Assistant
+
+    def broken(self, question, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("the store went away")
+
+    monkeypatch.setattr(Assistant, "ask", broken)  # ask_stream calls it: a real fault path through the app
+    app.chat_input[0].set_value("How much is the UK Shared Prosperity Fund worth?").run()
+    assert not app.exception
+    assert "Something went wrong on our side" in app.chat_message[-1].markdown[0].value
+    assert "store went away" not in " ".join(m.value for m in app.markdown)
+
+
 def test_an_empty_question_is_answered_in_the_chat(app: AppTest) -> None:
     app.chat_input[0].set_value("?!").run()
     assert not app.exception
