@@ -88,7 +88,8 @@ def test_lifecycle(store_settings: Settings, library: Path, counting: CountingEm
         assert info.passages == report.passages and info.model == store_settings.embedding_model
         # beside the generation (in server mode, a local folder): the word index and the sentence array
         files = Store(store_settings).files(Store(store_settings).current_name())
-        assert {p.name for p in files.iterdir()} >= {"lexical.json.gz", "sentences.npy", "sentences.json"}
+        assert {p.name for p in files.iterdir()} >= {"lexical.json.gz", "sentences.npy", "sentences.json",
+                                                     "passages.npy", "passages.json"}
 
     assistant = Assistant(store_settings, embedder=counting.real)
     with subtests.test("search finds the passage with its citation"):
@@ -271,29 +272,35 @@ def test_warm_up_loads_the_index_before_the_first_question(tmp_path, embedder) -
     assert assistant.ready and assistant._serving is not None  # the first question opens nothing
 
 
-def test_serving_maps_the_sentence_array_instead_of_reading_chroma(settings: Settings, library: Path,  # type: ignore[no-untyped-def]
-                                                                  embedder, monkeypatch) -> None:
-    """Reading every sentence vector back from Chroma was most of opening a large index (19 s at 20x
-    the corpus): ingest keeps them as one array, which serving maps into memory. An array that is
-    missing, damaged or another generation's is rebuilt from Chroma, and answers do not change."""
+def test_serving_reads_the_arrays_kept_beside_the_generation_not_chroma(settings: Settings, library: Path,  # type: ignore[no-untyped-def]
+                                                                        embedder, monkeypatch) -> None:
+    """Reading every passage and sentence vector back from Chroma was most of opening a large index
+    (48 of 60 s at 20x the corpus): ingest keeps them as arrays, and serving reads those (the sentence
+    vectors mapped into memory). An array that is missing, damaged or another generation's is rebuilt
+    from Chroma, and answers do not change."""
     import json
 
+    from assistant.index.loaded import _read_passages
     from assistant.index.store import Generation
 
     ingest([library], settings=settings, embedder=embedder, progress=False)
     question = "money for new quays in coastal towns"
     expected = Assistant(settings, embedder=embedder).ask(question)
     assert "£30 million" in expected.text
+    from_chroma, chroma_vectors = _read_passages(Store(settings).open_serving())
 
-    def read_from_chroma(self):  # type: ignore[no-untyped-def]
-        raise AssertionError("opened by reading Chroma's sentence collection")
+    def read_from_chroma(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("opened by reading Chroma's collections")
 
     with monkeypatch.context() as patched:
         patched.setattr(Generation, "iter_sentences", read_from_chroma)
+        patched.setattr(Generation, "iter_records", read_from_chroma)
         mapped = Assistant(settings, embedder=embedder)
         assert mapped.ask(question).text == expected.text
-        vectors = [mapped._serve().index.sentences[c].vectors for c in mapped._serve().index.chunks]
-        assert all(isinstance(v, np.memmap) for v in vectors)
+        index = mapped._serve().index
+        assert dict(index.chunks) == from_chroma  # every field of every passage, as Chroma has it
+        assert all(np.array_equal(index.vectors[c], chroma_vectors[c]) for c in from_chroma)
+        assert all(isinstance(index.sentences[c].vectors, np.memmap) for c in index.chunks)
 
     store = Store(settings)
     files = store.files(store.current_name())
@@ -306,6 +313,7 @@ def test_serving_maps_the_sentence_array_instead_of_reading_chroma(settings: Set
         assert Assistant(settings, embedder=embedder).ask(question).text == expected.text, case
         kept = json.loads((files / "sentences.json").read_text(encoding="utf-8"))
         assert kept["generation"] == store.current_name(), case  # rebuilt and kept again
-    (files / "sentences.npy").unlink()
-    assert Assistant(settings, embedder=embedder).ask(question).text == expected.text
-    assert (files / "sentences.npy").is_file()
+    for kept in ("sentences.npy", "passages.npy", "passages.json"):
+        (files / kept).unlink()
+        assert Assistant(settings, embedder=embedder).ask(question).text == expected.text, kept
+        assert (files / kept).is_file(), kept

@@ -15,7 +15,7 @@ import gzip
 import json
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +31,7 @@ class LexicalIndex:
     """BM25 (k1, b) over passages; ``ids[i]`` is the chunk id of row ``i``."""
 
     ids: list[str]
-    postings: dict[str, list[tuple[int, int]]]  # token -> [(row, term frequency)]
+    postings: Mapping[str, list[tuple[int, int]]]  # token -> [(row, term frequency)]
     lengths: np.ndarray
     k1: float = 1.2
     b: float = 0.75
@@ -96,6 +96,26 @@ class LexicalIndex:
     def load(cls, path: Path) -> LexicalIndex:
         with gzip.open(path, "rt", encoding="utf-8") as handle:
             payload = json.load(handle)
-        postings = {t: [(v // 1000, v % 1000) for v in p] for t, p in payload["postings"].items()}
-        return cls(payload["ids"], postings, np.asarray(payload["lengths"], dtype=np.float32),
-                   payload["k1"], payload["b"], payload.get("tokenizer", 1))
+        return cls(payload["ids"], _Stored(payload["postings"]),
+                   np.asarray(payload["lengths"], dtype=np.float32), payload["k1"], payload["b"],
+                   payload.get("tokenizer", 1))
+
+
+class _Stored(Mapping[str, list[tuple[int, int]]]):
+    """Postings as the file stores them (row * 1000 + term frequency), decoded when a token is looked
+    up: decoding all of them at load was 3 of the 7 s the word index took to open at 20x the corpus."""
+
+    def __init__(self, encoded: dict[str, list[int]]) -> None:
+        self._encoded = encoded
+
+    def __getitem__(self, token: str) -> list[tuple[int, int]]:
+        return [(v // 1000, v % 1000) for v in self._encoded[token]]
+
+    def __contains__(self, token: object) -> bool:
+        return token in self._encoded
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._encoded)
+
+    def __len__(self) -> int:
+        return len(self._encoded)

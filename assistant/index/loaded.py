@@ -28,7 +28,7 @@ from ..models import Chunk, Hit, Source
 from ..text import TOKENIZER_VERSION, is_filler, looks_like_contents, plain_words, shingles, tokenize
 from .lexical import FILE as lexical_file
 from .lexical import LexicalIndex
-from .store import Generation
+from .store import Generation, chunk_from_record, chunk_metadata
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,11 +64,12 @@ class LoadedIndex:
         """Read ``generation`` into memory. Its word index and sentence array, kept in ``files``, are
         rebuilt (and kept) when missing or stale."""
         lexical_path = files / lexical_file
-        chunks: dict[str, Chunk] = {}
-        vectors: dict[str, np.ndarray] = {}
-        for chunk, vector in generation.iter_records(embeddings=True):
-            chunks[chunk.id] = chunk
-            vectors[chunk.id] = vector  # type: ignore[assignment]
+        kept = _load_passages(generation, files)
+        if kept is None:
+            kept = _read_passages(generation)
+            with suppress(OSError):  # a read-only index folder: the next open reads Chroma again
+                _save_passages(generation, files, *kept)
+        chunks, vectors = kept
         lexical = LexicalIndex.load(lexical_path) if lexical_path.is_file() else None
         if lexical is None or lexical.tokenizer != TOKENIZER_VERSION:
             # Built elsewhere (a shared Chroma server), or by an older tokenizer: rebuild from the
@@ -124,6 +125,58 @@ class LoadedIndex:
 
 
 _VECTORS_FILE, _SPANS_FILE = "sentences.npy", "sentences.json"
+_PASSAGE_VECTORS_FILE, _PASSAGES_FILE = "passages.npy", "passages.json"
+
+
+def keep_arrays(generation: Generation, embedder: Embedder, files: Path) -> None:
+    """Write what serving reads of ``generation`` into ``files``: its passages with their vectors, and
+    its sentence vectors, each as one array. Ingest calls it before publishing; reading them from
+    Chroma instead was most of opening a large index (48 of 60 s at 20x the corpus, on a busy machine)."""
+    chunks, vectors = _read_passages(generation)
+    _save_passages(generation, files, chunks, vectors)
+    SentenceTable.build(generation, chunks, embedder).save(generation, files)
+
+
+def _read_passages(generation: Generation) -> tuple[dict[str, Chunk], dict[str, np.ndarray]]:
+    chunks: dict[str, Chunk] = {}
+    vectors: dict[str, np.ndarray] = {}
+    for chunk, vector in generation.iter_records(embeddings=True):
+        chunks[chunk.id] = chunk
+        vectors[chunk.id] = vector  # type: ignore[assignment]
+    return chunks, vectors
+
+
+def _save_passages(generation: Generation, files: Path, chunks: Mapping[str, Chunk],
+                   vectors: Mapping[str, np.ndarray]) -> None:
+    """The passages as Chroma records them (id, text, metadata) and their vectors in the same order;
+    the records last, so a half-written pair is never read."""
+    files.mkdir(parents=True, exist_ok=True)
+    ids = list(chunks)
+    matrix = np.stack([vectors[i] for i in ids]).astype(np.float32) if ids else np.zeros((0, 0), np.float32)
+    with open(files / (_PASSAGE_VECTORS_FILE + ".tmp"), "wb") as handle:
+        np.save(handle, matrix)
+    (files / (_PASSAGE_VECTORS_FILE + ".tmp")).replace(files / _PASSAGE_VECTORS_FILE)
+    records = {"generation": generation.name, "shape": list(matrix.shape),
+               "records": [[i, chunks[i].text, chunk_metadata(chunks[i])] for i in ids]}
+    written = files / (_PASSAGES_FILE + ".tmp")
+    written.write_text(json.dumps(records, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+    written.replace(files / _PASSAGES_FILE)
+
+
+def _load_passages(generation: Generation,
+                   files: Path) -> tuple[dict[str, Chunk], dict[str, np.ndarray]] | None:
+    """The kept passages and vectors, when they are this generation's (and as many as it holds); else None."""
+    try:
+        kept = json.loads((files / _PASSAGES_FILE).read_text(encoding="utf-8"))
+        matrix = np.load(files / _PASSAGE_VECTORS_FILE)
+    except (OSError, ValueError):
+        return None
+    records = kept.get("records", [])
+    if kept.get("generation") != generation.name or list(matrix.shape) != kept.get("shape") \
+            or len(records) != generation.count():
+        return None
+    chunks = {i: chunk_from_record(i, text, meta) for i, text, meta in records}
+    return chunks, {i: matrix[row] for row, i in enumerate(chunks)}
 Spans = tuple[tuple[int, int], ...]  # (start, end) of each sentence in its passage's text
 
 

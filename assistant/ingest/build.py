@@ -34,7 +34,7 @@ from tqdm import tqdm
 from ..embed import Embedder, get_embedder
 from ..errors import DocumentError, IndexNotFoundError, IndexWriteError, IngestTooLargeError
 from ..index.lexical import LexicalIndex
-from ..index.loaded import SentenceTable
+from ..index.loaded import keep_arrays
 from ..index.store import Generation, Store
 from ..models import Chunk, Document, IndexedDocument, IndexInfo, IngestReport
 from ..settings import PARSER_VERSION, Settings, get_settings
@@ -243,9 +243,8 @@ class _Build:
             lexical = LexicalIndex.build((c.id, c.embed_text) for c in self.chunks)
             try:
                 lexical.save(self.store.lexical_path(generation.name))
-                # The sentence vectors as one array beside the generation: serving maps it, not reads Chroma.
-                SentenceTable.build(generation, {c.id: c for c in self.chunks}, self.embedder).save(
-                    generation, self.store.files(generation.name))
+                # Passages and sentence vectors as arrays beside the generation: what serving reads.
+                keep_arrays(generation, self.embedder, self.store.files(generation.name))
             except OSError as exc:
                 raise IndexWriteError(f"Cannot write the word index and sentence array for "
                                       f"{generation.location}: {exc.strerror or exc}. Free disk space or "
