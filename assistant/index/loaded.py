@@ -20,6 +20,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -124,8 +125,33 @@ class LoadedIndex:
         return best, float(self.centroid @ vector) if self.centroid is not None else 1.0
 
 
-_VECTORS_FILE, _SPANS_FILE = "sentences.npy", "sentences.json"
-_PASSAGE_VECTORS_FILE, _PASSAGES_FILE = "passages.npy", "passages.json"
+def _keep(files: Path, name: str, generation: Generation, matrix: np.ndarray,
+          described: dict[str, Any]) -> None:
+    """Write ``name``.npy (the array) and ``name``.json (what its rows are, with the generation and the
+    array's shape), each whole under a temporary name and then renamed; the description last, so a
+    half-written pair is never read."""
+    files.mkdir(parents=True, exist_ok=True)
+    array, description = files / f"{name}.npy", files / f"{name}.json"
+    with open(array.with_suffix(".npy.tmp"), "wb") as handle:
+        np.save(handle, np.ascontiguousarray(matrix))
+    array.with_suffix(".npy.tmp").replace(array)
+    text = json.dumps({"generation": generation.name, "shape": list(matrix.shape), **described},
+                      ensure_ascii=False, separators=(",", ":"))
+    description.with_suffix(".json.tmp").write_text(text, encoding="utf-8")
+    description.with_suffix(".json.tmp").replace(description)
+
+
+def _kept(files: Path, name: str, generation: Generation,
+          mmap: bool) -> tuple[np.ndarray, dict[str, Any]] | None:
+    """The array and description ``_keep`` wrote, when both are whole and this generation's; else None."""
+    try:
+        described = json.loads((files / f"{name}.json").read_text(encoding="utf-8"))
+        matrix = np.load(files / f"{name}.npy", mmap_mode="r" if mmap else None)
+    except (OSError, ValueError):
+        return None
+    if described.get("generation") != generation.name or list(matrix.shape) != described.get("shape"):
+        return None
+    return matrix, described
 
 
 def keep_arrays(generation: Generation, embedder: Embedder, files: Path) -> None:
@@ -148,35 +174,24 @@ def _read_passages(generation: Generation) -> tuple[dict[str, Chunk], dict[str, 
 
 def _save_passages(generation: Generation, files: Path, chunks: Mapping[str, Chunk],
                    vectors: Mapping[str, np.ndarray]) -> None:
-    """The passages as Chroma records them (id, text, metadata) and their vectors in the same order;
-    the records last, so a half-written pair is never read."""
-    files.mkdir(parents=True, exist_ok=True)
+    """The passages as Chroma records them (id, text, metadata), their vectors in the same order."""
     ids = list(chunks)
     matrix = np.stack([vectors[i] for i in ids]).astype(np.float32) if ids else np.zeros((0, 0), np.float32)
-    with open(files / (_PASSAGE_VECTORS_FILE + ".tmp"), "wb") as handle:
-        np.save(handle, matrix)
-    (files / (_PASSAGE_VECTORS_FILE + ".tmp")).replace(files / _PASSAGE_VECTORS_FILE)
-    records = {"generation": generation.name, "shape": list(matrix.shape),
-               "records": [[i, chunks[i].text, chunk_metadata(chunks[i])] for i in ids]}
-    written = files / (_PASSAGES_FILE + ".tmp")
-    written.write_text(json.dumps(records, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
-    written.replace(files / _PASSAGES_FILE)
+    _keep(files, "passages", generation, matrix,
+          {"records": [[i, chunks[i].text, chunk_metadata(chunks[i])] for i in ids]})
 
 
 def _load_passages(generation: Generation,
                    files: Path) -> tuple[dict[str, Chunk], dict[str, np.ndarray]] | None:
     """The kept passages and vectors, when they are this generation's (and as many as it holds); else None."""
-    try:
-        kept = json.loads((files / _PASSAGES_FILE).read_text(encoding="utf-8"))
-        matrix = np.load(files / _PASSAGE_VECTORS_FILE)
-    except (OSError, ValueError):
+    kept = _kept(files, "passages", generation, mmap=False)
+    if kept is None or len(kept[1].get("records", ())) != generation.count():
         return None
-    records = kept.get("records", [])
-    if kept.get("generation") != generation.name or list(matrix.shape) != kept.get("shape") \
-            or len(records) != generation.count():
-        return None
-    chunks = {i: chunk_from_record(i, text, meta) for i, text, meta in records}
+    matrix, described = kept
+    chunks = {i: chunk_from_record(i, text, meta) for i, text, meta in described["records"]}
     return chunks, {i: matrix[row] for row, i in enumerate(chunks)}
+
+
 Spans = tuple[tuple[int, int], ...]  # (start, end) of each sentence in its passage's text
 
 
@@ -242,30 +257,19 @@ class SentenceTable(Mapping[str, Sentences]):
         return cls(chunks, rows, vectors)
 
     def save(self, generation: Generation, files: Path) -> None:
-        """Write the array and its row map; the map last, so a half-written pair is never read."""
-        files.mkdir(parents=True, exist_ok=True)
-        with open(files / (_VECTORS_FILE + ".tmp"), "wb") as handle:
-            np.save(handle, np.ascontiguousarray(self._vectors))
-        (files / (_VECTORS_FILE + ".tmp")).replace(files / _VECTORS_FILE)
-        spans = {"generation": generation.name, "shape": list(self._vectors.shape),
-                 "rows": {c: [first, [list(s) for s in spans]] for c, (first, spans) in self._rows.items()}}
-        written = files / (_SPANS_FILE + ".tmp")
-        written.write_text(json.dumps(spans, separators=(",", ":")), encoding="utf-8")
-        written.replace(files / _SPANS_FILE)
+        """Write the array and its row map (chunk id -> first row, spans)."""
+        _keep(files, "sentences", generation, self._vectors,
+              {"rows": {c: [first, [list(s) for s in spans]] for c, (first, spans) in self._rows.items()}})
 
     @classmethod
     def _load(cls, generation: Generation, chunks: Mapping[str, Chunk], files: Path) -> SentenceTable | None:
-        """The kept array, when it is this generation's and covers its passages; else None."""
-        try:
-            spans = json.loads((files / _SPANS_FILE).read_text(encoding="utf-8"))
-            vectors = np.load(files / _VECTORS_FILE, mmap_mode="r")
-        except (OSError, ValueError):
+        """The kept array, mapped into memory, when it is this generation's and covers its passages."""
+        kept = _kept(files, "sentences", generation, mmap=True)
+        if kept is None or set(kept[1].get("rows", ())) != set(chunks):
             return None
-        if spans.get("generation") != generation.name or list(vectors.shape) != spans.get("shape") \
-                or set(spans.get("rows", ())) != set(chunks):
-            return None
+        vectors, described = kept
         rows = {c: (int(first), tuple((int(a), int(b)) for a, b in found))
-                for c, (first, found) in spans["rows"].items()}
+                for c, (first, found) in described["rows"].items()}
         return cls(chunks, rows, vectors)
 
 
