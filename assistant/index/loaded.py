@@ -7,9 +7,11 @@ centroid of the corpus. The object never changes once open (a passage's sentence
 worked out the first time a question reaches it, and kept), so the threads of a server can share
 it. ``Assistant`` opens a new one when an ingest publishes.
 
-The sentence vectors, most of what a generation holds, are read from Chroma once and kept beside
-the generation as one array (``sentences.npy``), which later opens map into memory instead of
-reading: pages of it are loaded only when a question reaches their passages.
+The passages with their vectors, and the sentence vectors (most of what a generation holds), are
+kept beside the generation as arrays (``passages.json/.npy``, ``sentences.json/.npy``; ingest
+writes them, an open rebuilds them from Chroma when missing or stale). Opening reads those instead
+of Chroma; the sentence array is mapped into memory, its pages loaded only when a question reaches
+their passages.
 """
 
 from __future__ import annotations
@@ -62,8 +64,8 @@ class LoadedIndex:
 
     @classmethod
     def open(cls, generation: Generation, files: Path, embedder: Embedder) -> LoadedIndex:
-        """Read ``generation`` into memory. Its word index and sentence array, kept in ``files``, are
-        rebuilt (and kept) when missing or stale."""
+        """Read ``generation`` into memory. Its word index and its passage and sentence arrays, kept in
+        ``files``, are rebuilt (and kept) when missing or stale."""
         lexical_path = files / lexical_file
         kept = _load_passages(generation, files)
         if kept is None:
