@@ -38,7 +38,9 @@ from .models import (
     Source,
 )
 from .pipeline import Assistant
+from .retrieval.browse import Listing, Row
 from .settings import Settings, get_settings
+from .topics import Label, Topic
 
 __all__ = [
     "Answer",
@@ -60,16 +62,20 @@ __all__ = [
     "IndexedDocument",
     "IngestReport",
     "IngestTooLargeError",
+    "Label",
+    "Listing",
     "Manifest",
     "ModelLoadError",
     "Page",
     "Query",
     "QueryError",
+    "Row",
     "SearchResult",
     "Settings",
     "Source",
     "SourceError",
     "StoreUnavailableError",
+    "Topic",
     "fetch",
     "get_settings",
     "ingest",

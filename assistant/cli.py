@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import click
 
 from .errors import AssistantError
+from .models import Hit
 from .render import describe_ingest, render_answer, render_hit
 from .settings import get_settings
 from .text import printable
@@ -163,14 +164,13 @@ def _parse_pages(ctx: click.Context, param: click.Parameter, value: str | None) 
 
 def filter_options(command: Callable[..., None]) -> Callable[..., None]:
     """--doc/--section/--pages/--topic, shared by the commands that search."""
-    from .topics import TOPICS
-
     for option in reversed([
         click.option("--doc", "documents", multiple=True, metavar="ID",
                      help="Only this document (repeatable)."),
         click.option("--section", help="Only passages whose section path contains this text."),
         click.option("--pages", callback=_parse_pages, help="Only passages on these pages, e.g. 10-20."),
-        click.option("--topic", "topics", multiple=True, type=click.Choice(TOPICS), help="Only this topic."),
+        click.option("--topic", "topics", multiple=True, metavar="ID",
+                     help="Only passages with this topic (repeatable; `levelup topics` lists them)."),
     ]):
         command = option(command)
     return command
@@ -308,6 +308,65 @@ def evaluate(questions: tuple[Path, ...], k: int, as_json: bool, compare: bool, 
         for name, report in reports.items():
             _echo(f"\n=== {name} ===\n{report.render(k)}")
 
+
+
+# --- topics and browsing ------------------------------------------------------------------
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def topics(as_json: bool) -> None:
+    """List the topics passages carry: the missions (from the paper's missions table), the funds the
+    documents name, and the themes; with how many passages carry each."""
+    from .pipeline import Assistant
+    from .topics import GROUP_TITLES
+
+    with _friendly_errors():
+        assistant = Assistant(get_settings())
+        found, counts = assistant.topics(), assistant.topic_counts()
+    if as_json:
+        _echo(json.dumps([{"id": t.id, "title": t.title, "group": t.group, "passages": counts.get(t.id, 0)}
+                          for t in found], ensure_ascii=False))
+        return
+    for group, title in GROUP_TITLES.items():
+        _echo(f"{title} ({group}: {counts.get(group, 0)} passages)" if group in counts else title)
+        for topic in (t for t in found if t.group == group):
+            _echo(f"  {topic.id:<46} {counts.get(topic.id, 0):>5}  {topic.title}")
+
+
+@cli.command()
+@click.argument("text", required=False)
+@click.option("--limit", type=click.IntRange(1, 500), default=20, show_default=True,
+              help="How many passages.")
+@click.option("--offset", type=click.IntRange(0), default=0, help="Skip this many first (no TEXT).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@filter_options
+def browse(text: str | None, limit: int, offset: int, as_json: bool, documents: tuple[str, ...],
+           section: str | None, pages: tuple[int, int] | None, topics: tuple[str, ...]) -> None:
+    """List the passages of a topic, document or page range, each with its topic labels and why.
+
+    Closest to the topic first (or in document order); with TEXT, those that best match it.
+
+    \b
+        levelup browse --topic mission-3
+        levelup browse --topic funds "high streets"
+        levelup browse --doc dft-future-of-mobility-urban-strategy-2019 --pages 10-12
+    """
+    from .pipeline import Assistant
+
+    with _friendly_errors():
+        found = Assistant(get_settings()).browse(_filters(documents, section, pages, topics), text,
+                                                 limit=limit, offset=offset)
+    if as_json:
+        _echo(json.dumps(found.to_dict(), ensure_ascii=False))
+        return
+    shown = f"{found.offset + 1}-{found.offset + len(found.rows)} of " if found.rows else ""
+    _echo(f"{shown}{found.total} passage(s)")
+    for row in found.rows:
+        hit = Hit(row.chunk, 0.0, 0)
+        _echo(render_hit(hit).split("] ", 1)[1].rstrip())
+        for label in row.labels:
+            _echo(f"   - {label.topic}: {label.why}")
+        _echo("")
 
 
 # --- ask ---------------------------------------------------------------------------------

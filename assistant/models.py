@@ -124,7 +124,6 @@ class Chunk:
     start: int
     end: int
     dup_group: str | None = None  # chunks of other documents saying the same thing share this id
-    topics: tuple[str, ...] = ()  # "missions", "funds", "devolution", ... for filters (topics.TOPIC_RULES)
     # Where later pages begin inside ``text``: (offset in text, page number, page label). A quote is cut
     # at these, so each quote sits on one page and can be cited to it.
     page_breaks: tuple[tuple[int, int, str], ...] = ()
@@ -205,7 +204,6 @@ class Hit:
             "section": c.section,
             "url": c.link,
             "text": c.text,
-            "topics": list(c.topics),
             "score": round(self.score, 6),
             "reasons": list(self.reasons),
             "also_in": [{"chunk_id": a.id, "doc_id": a.doc_id, "title": a.source.title,
@@ -217,7 +215,8 @@ class Hit:
 
 @dataclass(frozen=True, slots=True)
 class Filters:
-    """Restrict a search to some documents, a section, a page range or a topic."""
+    """Restrict a search to some documents, a section, a page range or topics (ids, ``topics.py``:
+    a passage must carry them all; the serving index labels passages, so Chroma never sees them)."""
 
     documents: tuple[str, ...] = ()
     section: str | None = None  # case-insensitive substring of the heading path
@@ -235,21 +234,18 @@ class Filters:
             clauses.append({"doc_id": {"$in": list(self.documents)}})
         if self.pages:
             clauses += [{"page_start": {"$lte": self.pages[1]}}, {"page_end": {"$gte": self.pages[0]}}]
-        if self.topics:
-            clauses += [{"topics": {"$contains": t}} for t in self.topics]
         if not clauses:
             return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
     def accepts(self, chunk: Chunk) -> bool:
+        """Whether ``chunk`` meets the filters other than topics."""
         if self.documents and chunk.doc_id not in self.documents:
             return False
         if self.section and self.section.lower() not in chunk.section.lower():
             return False
-        if self.pages and not (chunk.page_start is not None and chunk.page_end is not None
-                               and chunk.page_start <= self.pages[1] and chunk.page_end >= self.pages[0]):
-            return False
-        return all(t in chunk.topics for t in self.topics)
+        return not self.pages or (chunk.page_start is not None and chunk.page_end is not None
+                                  and chunk.page_start <= self.pages[1] and chunk.page_end >= self.pages[0])
 
 
 # --- places (the gazetteer's values, read by search and answers) ---------------------------

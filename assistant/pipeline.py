@@ -42,6 +42,7 @@ from .ingest import ingest
 from .models import Answer, Chunk, Filters, Hit, IndexInfo, IngestReport, PlaceContext, Query, SearchResult
 from .places.gazetteer import Gazetteer
 from .places.load import WD23, load_gazetteer
+from .retrieval.browse import Listing, listing, rows_of
 from .retrieval.follow_up import standalone
 from .retrieval.modes import DEFAULT_MODE, MODES, RetrievalConfig
 from .retrieval.names import DocumentNames
@@ -49,6 +50,7 @@ from .retrieval.query import prepare_query, read, understand
 from .retrieval.rerank import collapse_duplicates, follow_lists, prefer_verified, rerank
 from .retrieval.search import search
 from .settings import Settings, get_settings
+from .topics import Topic
 
 
 @dataclass(frozen=True)
@@ -227,6 +229,28 @@ class Assistant:
     def passage(self, chunk_id: str) -> Chunk | None:
         """A passage of the serving index by id: the text around a cited quote."""
         return self._serve().index.chunks.get(chunk_id)
+
+    # -- browsing -------------------------------------------------------------------------
+
+    def topics(self) -> tuple[Topic, ...]:
+        """The topics passages can be browsed and filtered by: the missions (from the paper's missions
+        table), the funds the documents name, and the themes (``topics.py``)."""
+        return self._serve().index.topics.topics
+
+    def topic_counts(self) -> dict[str, int]:
+        """topic id (and the groups ``missions``, ``funds``) -> how many passages carry it."""
+        return {t: len(ids) for t, ids in self._serve().index.topics.having.items()}
+
+    def browse(self, filters: Filters = Filters(), text: str | None = None, *, limit: int = 20,
+               offset: int = 0) -> Listing:
+        """The passages ``filters`` admit (a topic, documents, a page range), each with its topic
+        labels and why it carries them: closest to the topic first, or in document order. With
+        ``text``, the admitted passages that best match it, best first (at most ``limit``)."""
+        index = self._serve().index
+        if text is not None and text.strip():
+            hits = self.search(text, k=limit, filters=filters).hits
+            return rows_of(index, hits, filters)
+        return listing(index, filters, limit, offset)
 
     def _answer(self, question: object, history: Sequence[str], filters: Filters,
                 place: str | None) -> Answer:

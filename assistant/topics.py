@@ -1,29 +1,90 @@
-"""The topics a passage can be filtered by ("what does the paper commit to on devolution?").
+"""The topics passages are browsed and filtered by: what each one is, never which passage has it.
 
-A passage has a topic when its text or section heading matches the topic's rule; ingest
-stores the topics with each passage, and search filters on them. Deliberately plain keyword
-rules, so a user can predict them. ``TOPICS`` is the one list of topic names (the CLI's
-``--topic`` choices, the filter check).
+Three groups, each defined differently, and none by a list of facts:
+
+- **Missions**: the paper's own missions table ("Focus Area / Mission": "By 2030, ..."), read from
+  the index (``index/topics.py``); here only their ids, ``mission-1`` to ``mission-12``.
+- **Funds**: every named fund the documents mention in several passages ("UK Shared Prosperity
+  Fund", "Towns Fund"), found in the text; their ids are ``fund-`` and the name in lower case.
+- **Themes**: devolution, skills, transport, housing, health, innovation; each a one-line
+  description and the words that name it, written below.
+
+A passage carries a topic when it names it and its meaning is not far from it, or when its meaning
+is as close to the topic as the passages that name it are; each label says which (``Label.why``).
+The groups ``missions`` and ``funds`` hold every passage that carries one of their topics.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-TOPIC_RULES: dict[str, re.Pattern[str]] = {
-    "missions": re.compile(r"\bmissions?\b|\bby 2030\b", re.I),
-    "funds": re.compile(r"\bfund(?:s|ing|ed)?\b|£\s?\d", re.I),
-    "devolution": re.compile(r"devolution|devolved|\bmayors?\b|mayoral|combined (?:county )?authorit|"
-                             r"county deals?|trailblazer", re.I),
-    "skills": re.compile(r"\bskills?\b|apprentice|further education|\btraining\b", re.I),
-    "transport": re.compile(r"transport|\bbus(?:es)?\b|\brail\b|mobility|\btravel\b", re.I),
-    "housing": re.compile(r"\bhous(?:e|es|ing)\b|\bhomes?\b|renters?\b", re.I),
-    "health": re.compile(r"\bhealth|\bNHS\b|life expectancy|well-?being", re.I),
-    "innovation": re.compile(r"\bR&D\b|research and development|innovation", re.I),
-}
-TOPICS: tuple[str, ...] = tuple(TOPIC_RULES)
+MISSIONS, FUNDS, THEMES = "missions", "funds", "themes"
 
 
-def topics_of(text: str) -> tuple[str, ...]:
-    """The topics whose rule ``text`` matches, in ``TOPICS`` order."""
-    return tuple(name for name, rule in TOPIC_RULES.items() if rule.search(text))
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """One topic: ``id`` is what filters take ("mission-3", "fund-towns-fund", "transport")."""
+
+    id: str
+    title: str  # "Mission 3: Transport Infrastructure", "Towns Fund", "Transport"
+    group: str  # MISSIONS, FUNDS or THEMES
+    description: str  # what its passages are about, in words the model compares passages with
+    names: tuple[str, ...] = ()  # words or phrases that name it in a passage (case-insensitive, whole words)
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    """A passage's topic, and why it carries it."""
+
+    topic: str
+    similarity: float  # cosine of the passage with the topic
+    named: str | None = None  # the name found in the passage, when one was
+
+    @property
+    def why(self) -> str:
+        """ "names “Towns Fund” (similarity 0.48)", "close in meaning (similarity 0.61)". """
+        if self.named:
+            named = self.named if len(self.named) <= 40 else self.named[:40].rsplit(" ", 1)[0] + "\u2026"
+            return f"names \u201c{named}\u201d (similarity {self.similarity:.2f})"
+        return f"close in meaning to the topic (similarity {self.similarity:.2f})"
+
+
+THEME_TOPICS: tuple[Topic, ...] = (
+    Topic("devolution", "Devolution and mayoral powers", THEMES,
+          "Devolution of powers and funding from central government to mayors, combined authorities "
+          "and local leaders.",
+          ("devolution", "devolved", "mayor", "mayors", "mayoral", "combined authority",
+           "combined authorities")),
+    Topic("skills", "Skills", THEMES,
+          "Skills, training, apprenticeships and further education for adults and young people.",
+          ("skills", "apprenticeship", "apprenticeships", "further education")),
+    Topic("transport", "Transport", THEMES,
+          "Public transport, buses, railways, roads and travel connections between places.",
+          ("transport", "buses", "bus", "rail", "railway", "railways")),
+    Topic("housing", "Housing", THEMES,
+          "Housing: building homes, home ownership, renting and the quality of homes.",
+          ("housing", "homes")),
+    Topic("health", "Health", THEMES,
+          "Health, healthy life expectancy, the NHS and public health in places.",
+          ("health", "healthy life expectancy", "NHS")),
+    Topic("innovation", "Innovation, research and development", THEMES,
+          "Research and development, innovation, science and new technology in businesses and places.",
+          ("innovation", "R&D", "research and development")),
+)
+
+GROUP_TITLES = {MISSIONS: "Missions", FUNDS: "Funds", THEMES: "Themes"}
+MISSION_ID = re.compile(r"mission-(\d{1,2})")
+FUND_ID = re.compile(r"fund-[a-z0-9-]+")
+
+
+def is_topic_id(topic: str) -> bool:
+    """Whether ``topic`` is a topic id of a form that exists (which missions and funds an index has
+    is known only once it is open)."""
+    return (topic in (MISSIONS, FUNDS) or any(t.id == topic for t in THEME_TOPICS)
+            or bool(MISSION_ID.fullmatch(topic) or FUND_ID.fullmatch(topic)))
+
+
+def fund_id(name: str) -> str:
+    """ "UK Shared Prosperity Fund" -> "fund-uk-shared-prosperity-fund". """
+    return "fund-" + "-".join(re.findall(r"[a-z0-9]+", name.lower()))

@@ -155,3 +155,47 @@ def test_axe_finds_no_serious_or_critical_wcag_violation_with_an_answer_shown(se
     page.close()
     bad = [(v["id"], v["impact"], len(v["nodes"])) for v in found if v["impact"] in ("serious", "critical")]
     assert not bad, bad
+
+
+def open_explorer_at(page, served: str, topic: str) -> None:  # type: ignore[no-untyped-def]
+    """The commitments explorer with ``topic`` chosen in its Topic box (typed, as a keyboard user would)."""
+    page.goto(f"{served}/explorer")
+    page.get_by_text("passages, showing").wait_for(timeout=120_000)
+    page.get_by_label("Topic").click()
+    page.keyboard.type(topic)
+    page.keyboard.press("Enter")
+    page.get_by_text(f"Topics: {topic}").first.wait_for(timeout=60_000)
+
+
+def test_the_explorer_lists_a_missions_passages_with_why_and_a_page_link(served: str, browser) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    open_explorer_at(page, served, "Mission 3: Transport Infrastructure")
+    rows = page.get_by_text("Topics: Mission 3: Transport Infrastructure")
+    assert rows.count() >= 2
+    assert page.get_by_text(re.compile("names \u201cMission Three\u201d")).count() >= 1
+    link = page.get_by_role("link", name=re.compile(r"Open the document at page \d+ \(new tab\)")).first
+    assert re.search(r"#page=\d+$", link.get_attribute("href") or "")
+    assert link.get_attribute("target") == "_blank"
+    assert page.get_by_role("heading", name=re.compile(r"\d+ passages?, showing 1-")).count() == 1
+    ARTEFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTEFACTS / "explorer.png"), full_page=True)
+    page.close()
+
+
+def test_the_explorer_is_not_in_embedded_mode(served: str, browser) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page(viewport={"width": 420, "height": 800})
+    page.goto(f"{served}/?embed=true")
+    page.get_by_placeholder("Ask about the missions, funds or devolution…").wait_for(timeout=120_000)
+    assert page.get_by_role("link", name="Commitments explorer").count() == 0
+    page.close()
+
+
+def test_axe_finds_no_serious_or_critical_wcag_violation_in_the_explorer(served: str, browser) -> None:  # type: ignore[no-untyped-def]
+    from axe_playwright_python.sync_playwright import Axe
+
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    open_explorer_at(page, served, "Towns Fund")
+    found = Axe().run(page, options=WCAG).response["violations"]
+    page.close()
+    bad = [(v["id"], v["impact"], len(v["nodes"])) for v in found if v["impact"] in ("serious", "critical")]
+    assert not bad, bad

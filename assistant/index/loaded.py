@@ -3,9 +3,10 @@
 ``LoadedIndex.open`` reads a published generation (passages, their vectors, the word index, the
 vectors of their sentences) and derives what questions need from it: each document's passage
 order, the near-duplicate groups and their word triples, the vocabulary, the contents pages, the
-centroid of the corpus. The object never changes once open (a passage's sentence tokens are
-worked out the first time a question reaches it, and kept), so the threads of a server can share
-it. ``Assistant`` opens a new one when an ingest publishes.
+centroid of the corpus; and, when first asked for, the topic labels. The object never changes
+once open (a passage's sentence tokens and the topic labels are worked out the first time they are
+needed, and kept), so the threads of a server can share it. ``Assistant`` opens a new one when an
+ingest publishes.
 
 The passages with their vectors, and the sentence vectors (most of what a generation holds), are
 kept beside the generation as arrays (``passages.json/.npy``, ``sentences.json/.npy``; ingest
@@ -20,6 +21,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ from ..text import TOKENIZER_VERSION, is_filler, looks_like_contents, plain_word
 from .lexical import FILE as lexical_file
 from .lexical import LexicalIndex
 from .store import Generation, chunk_from_record, chunk_metadata
+from .topics import TopicLabels
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,7 @@ class LoadedIndex:
     following: Mapping[str, Chunk]  # chunk id -> the passage after it in its document
     groups: Mapping[str, tuple[Chunk, ...]]  # near-duplicate group -> its passages
     triples: Mapping[str, frozenset[str]]  # word triples of every passage in a group
+    embedder: Embedder  # the passages' model: topic descriptions are embedded with it
 
     @classmethod
     def open(cls, generation: Generation, files: Path, embedder: Embedder) -> LoadedIndex:
@@ -98,7 +102,14 @@ class LoadedIndex:
             following={a.id: b for passages in order.values() for a, b in pairwise(passages)},
             groups={g: tuple(members) for g, members in grouped.items()},
             triples={c.id: frozenset(shingles(c.text)) for members in grouped.values() for c in members},
+            embedder=embedder,
         )
+
+    @cached_property
+    def topics(self) -> TopicLabels:
+        """The topics and every passage's labels (``index/topics.py``), worked out the first time a
+        topic is asked for: under a second at 1x, so a question never waits for them unasked."""
+        return TopicLabels.compute(self.chunks, self.vectors, self.order, self.contents, self.embedder)
 
     def next_chunk(self, chunk: Chunk) -> Chunk | None:
         """The passage that follows ``chunk`` in its document."""

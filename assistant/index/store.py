@@ -70,7 +70,6 @@ def chunk_metadata(chunk: Chunk) -> dict[str, Any]:
         "page_end": chunk.page_end if chunk.page_end is not None else -1,
         "page_label": chunk.page_label or "",
         "dup_group": chunk.dup_group or "",
-        "topics": list(chunk.topics) or ["none"],  # Chroma refuses empty lists
         "page_breaks": json.dumps(chunk.page_breaks),
     }
     for name in _SOURCE_FIELDS:
@@ -90,7 +89,6 @@ def chunk_from_record(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
         page_start=None if page_start < 0 else page_start, page_end=None if page_end < 0 else page_end,
         page_label=meta.get("page_label") or None, start=meta["start"], end=meta["end"],
         dup_group=meta.get("dup_group") or None,
-        topics=tuple(t for t in meta.get("topics") or () if t != "none"),
         page_breaks=tuple((int(o), int(n), str(label))
                           for o, n, label in json.loads(meta.get("page_breaks") or "[]")),
     )

@@ -19,7 +19,6 @@ from dataclasses import dataclass, replace
 from ..models import Chunk, Document
 from ..settings import Settings, get_settings
 from ..text import split_sentences
-from ..topics import topics_of
 
 TokenCounter = Callable[[str], int]
 
@@ -133,6 +132,5 @@ def _make_chunks(document: Document, spans: Iterable[tuple[int, int]], settings:
         digest = hashlib.sha256(f"{chunk.embed_text}\x00{settings.index_key()}".encode()).hexdigest()
         seen[digest] = seen.get(digest, 0) + 1
         suffix = f"-{seen[digest]}" if seen[digest] > 1 else ""
-        chunks.append(replace(chunk, id=f"{document.id}:{digest[:16]}{suffix}", digest=digest,
-                              topics=topics_of(chunk.embed_text)))
+        chunks.append(replace(chunk, id=f"{document.id}:{digest[:16]}{suffix}", digest=digest))
     return chunks

@@ -15,7 +15,7 @@ Re-ranking and list-following come after, in ``rerank.py``; ``Assistant`` runs t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -23,7 +23,7 @@ from ..errors import QueryError
 from ..index.loaded import LoadedIndex
 from ..models import Filters, Hit, Query
 from ..text import tokenize
-from ..topics import TOPICS
+from ..topics import FUNDS, MISSIONS
 from .modes import RetrievalConfig
 from .rerank import collapse_duplicates, prefer_verified
 
@@ -34,9 +34,22 @@ def check_filters(index: LoadedIndex, filters: Filters) -> None:
     if unknown:
         known = ", ".join(sorted(index.sources))
         raise QueryError(f"No indexed document has the id {', '.join(unknown)}. Indexed: {known}.")
-    if filters.topics and not set(filters.topics) <= set(TOPICS):
-        raise QueryError(f"Unknown topic {', '.join(sorted(set(filters.topics) - set(TOPICS)))}; "
-                         f"choose from {', '.join(TOPICS)}.")
+    if filters.topics:
+        known_topics = [MISSIONS, FUNDS, *(t.id for t in index.topics.topics)]
+        unknown = sorted(set(filters.topics) - set(known_topics))
+        if unknown:
+            raise QueryError(f"Unknown topic {', '.join(unknown)}; choose from {', '.join(known_topics)} "
+                             "(`levelup topics` lists them with their passages).")
+
+
+def allowed(index: LoadedIndex, filters: Filters) -> Callable[[str], bool]:
+    """Whether a passage (by id) meets ``filters``, topics included."""
+    topical: frozenset[str] | None = None
+    for topic in filters.topics:
+        members = index.topics.having.get(topic, frozenset())
+        topical = members if topical is None else topical & members
+    return lambda i: (i in index.chunks and filters.accepts(index.chunks[i])
+                      and (topical is None or i in topical))
 
 
 def search(index: LoadedIndex, query: Query, vector: np.ndarray | None, k: int, filters: Filters = Filters(),
@@ -45,13 +58,18 @@ def search(index: LoadedIndex, query: Query, vector: np.ndarray | None, k: int, 
 
     ``vector`` may be None only for a mode without the meaning search."""
     check_filters(index, filters)
+    accepted = allowed(index, filters)
     pool = config.candidates
     dense: dict[str, float] = {}
     lexical: dict[str, float] = {}
     if config.dense:
         assert vector is not None, "the meaning search needs the question's vector"
-        found_ids = index.generation.nearest(vector, pool * (4 if filters.section else 1), filters.where())
-        dense = {i: score for i, score in found_ids if i in index.chunks and filters.accepts(index.chunks[i])}
+        if filters.topics:  # Chroma does not know the labels: every labelled passage gets its exact cosine
+            dense = {i: float(index.vectors[i] @ vector) for i in index.vectors if accepted(i)}
+        else:
+            wide = pool * (4 if filters.section else 1)
+            found_ids = index.generation.nearest(vector, wide, filters.where())
+            dense = {i: score for i, score in found_ids if accepted(i)}
     named = query.named if config.route_documents else frozenset()
     if config.lexical:
         # Words that name a document the question names match its every mention of itself ("the
@@ -63,10 +81,9 @@ def search(index: LoadedIndex, query: Query, vector: np.ndarray | None, k: int, 
         if config.name_weight < 1 and len({t for t in rest if "_" not in t}) >= 2 and not query.asks_author:
             weights = [1.0 if t in rest else config.name_weight for t in tokens]
         extra = [t for t in _phrase_tokens(query.related) if t not in tokens]
-        found_words = index.lexical.top(tokens + extra, pool * 4 if filters.active else pool,
-                                        weights + [0.5] * len(extra))
-        lexical = {i: score for i, score in found_words
-                   if i in index.chunks and filters.accepts(index.chunks[i])}
+        wanted = len(index.chunks) if filters.topics else pool * 4 if filters.active else pool
+        found_words = index.lexical.top(tokens + extra, wanted, weights + [0.5] * len(extra))
+        lexical = {i: score for i, score in found_words if accepted(i)}
     dense_rank = {c: r for r, c in enumerate(sorted(dense, key=lambda c: (-dense[c], c))[:pool], 1)}
     lexical_rank = {c: r for r, c in enumerate(sorted(lexical, key=lambda c: (-lexical[c], c))[:pool], 1)}
     if config.dense and config.lexical:
