@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import streamlit as st
 
-from app_pages.common import escaped, get_assistant, local_pdfs, plain_text, serving
+from app_pages.common import escaped, get_assistant, link_label, local_pdfs, plain_text, serving
 from assistant import Assistant, AssistantError, Citation, Filters
 from assistant.answers.guard import PRIVATE
 from assistant.events import Done, Piece, Reading, Sources
@@ -182,8 +182,7 @@ def show_citation(assistant: Assistant, citation: Citation) -> None:
     lines.append(f"\u201c{escaped(citation.quote)}\u201d")  # not a blockquote: its grey fails contrast
     links = []
     if citation.url:
-        label = f"Open the document at page {citation.page} (new tab)" if citation.page else \
-            "Open the official page (new tab)"
+        label = link_label(citation.url, citation.page)
         links.append(f"[{label}]({citation.url})")
     local = local_pdfs(assistant.status().generation).get(citation.doc_id)
     if local and citation.pdf_page:

@@ -64,6 +64,14 @@ def serving(assistant: Assistant) -> IndexInfo | None:
     return info
 
 
+def link_label(url: str, page: object) -> str:
+    """What an official link says: the page it opens at, when it does (a PDF at ``#page=N``); else
+    that it is the official page (a web page has no page to open at, whatever page the text was on)."""
+    if page and "#page=" in url:
+        return f"Open the document at page {page} (new tab)"
+    return "Open the official page (new tab)"
+
+
 def plain_text(text: str, marked: str | None = None) -> None:
     """A document's text as a paragraph, exactly as written: HTML-escaped, so neither Markdown, HTML nor
     a bare address ("www.gov.uk") is interpreted; ``marked`` (a part of it) is highlighted."""

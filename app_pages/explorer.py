@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages.common import escaped, get_assistant, local_pdfs, plain_text, serving
+from app_pages.common import escaped, get_assistant, link_label, local_pdfs, plain_text, serving
 from assistant import Filters, Row
 from assistant.topics import GROUP_TITLES
 
@@ -76,8 +76,7 @@ def show_row(row: Row, titles: dict[str, str], local: dict[str, str]) -> None:
     st.subheader(f"{chunk.source.title}" + (f", page {page}" if page else ""), anchor=False)
     where = [f"§ {escaped(chunk.section)}"] if chunk.section else []
     if chunk.link:
-        label = f"Open the document at page {page} (new tab)" if chunk.page_start else \
-            "Open the official page (new tab)"
+        label = link_label(chunk.link, page)
         where.append(f"[{label}]({chunk.link})")
     if chunk.doc_id in local and chunk.page_start:
         where.append(f"[Our copy at page {page} (new tab)]({local[chunk.doc_id]}#page={chunk.page_start})")

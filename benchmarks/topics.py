@@ -83,7 +83,11 @@ def score(path: Path, as_json: bool) -> None:
                 "recall_random": round(len(computed & random_truth) / len(random_truth), 3)
                 if random_truth else None,
             }
-        report[part]["(all topics)"] = _pooled(report[part].values())
+        by_topic = dict(report[part])
+        for group in ("missions", "funds", "themes"):
+            report[part][f"(all {group})"] = _pooled(v for t, v in by_topic.items()
+                                                     if labels.group_of.get(t) == group)
+        report[part]["(all topics)"] = _pooled(by_topic.values())
     if as_json:
         print(json.dumps(report, indent=2))
         return

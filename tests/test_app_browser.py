@@ -80,10 +80,15 @@ def test_an_answer_in_the_browser_links_its_source_at_a_page(served: str, browse
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
     page.goto(served)
     ask(page, QUESTION)
-    links = page.get_by_role("link", name="Open the document at page")
+    # A web page opens as itself, a PDF at the page ("#page=N": the next test); the source says its page.
+    named = re.compile(r"^Open the (document at page \d+|official page) \(new tab\)$")
+    links = page.get_by_role("link", name=named)
     links.first.wait_for(timeout=30_000)
-    assert (links.first.get_attribute("href") or "").startswith("http")
+    href = links.first.get_attribute("href") or ""
+    assert href.startswith("http")
+    assert ("#page=" in href) == ("at page" in links.first.inner_text())  # it says what it opens
     assert links.first.get_attribute("target") == "_blank"  # as its text says: a new tab
+    assert page.get_by_text(re.compile(r"· page \d+")).count() >= 1
     assert page.get_by_text("£2.6 billion").count() >= 1
     ARTEFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTEFACTS / "chat-answer.png"), full_page=True)
@@ -129,7 +134,7 @@ def test_keyboard_alone_reaches_the_input_and_a_source_link(served: str, browser
     page.get_by_text("Sources", exact=True).first.wait_for(timeout=120_000)
     for _ in range(80):
         page.keyboard.press("Tab")
-        if "Open the document" in (page.evaluate("document.activeElement.textContent") or ""):
+        if "(new tab)" in (page.evaluate("document.activeElement.textContent") or ""):
             break
     else:
         pytest.fail("Tab never reached a source link")
@@ -173,12 +178,14 @@ def test_the_explorer_lists_a_missions_passages_with_why_and_a_page_link(served:
     rows = page.get_by_text("Topics: Mission 3: Transport Infrastructure")
     assert rows.count() >= 2
     assert page.get_by_text(re.compile("names \u201cMission Three\u201d")).count() >= 1
-    link = page.get_by_role("link", name=re.compile(r"Open the document at page \d+ \(new tab\)")).first
-    assert re.search(r"#page=\d+$", link.get_attribute("href") or "")
-    assert link.get_attribute("target") == "_blank"
     assert page.get_by_role("heading", name=re.compile(r"\d+ passages?, showing 1-")).count() == 1
+    assert page.get_by_role("heading", name=re.compile(r", page \d+$")).count() >= 2  # each row's page
     ARTEFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTEFACTS / "explorer.png"), full_page=True)
+    open_explorer_at(page, served, "National Skills Fund")  # named in the Skills for Jobs PDF
+    link = page.get_by_role("link", name=re.compile(r"Our copy at page \d+ \(new tab\)")).first
+    assert re.search(r"\.pdf#page=\d+$", link.get_attribute("href") or "")
+    assert link.get_attribute("target") == "_blank"
     page.close()
 
 

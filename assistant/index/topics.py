@@ -1,16 +1,20 @@
 """Topic labels worked out from the passages of the serving generation (the topics: ``topics.py``).
 
 ``TopicLabels.compute`` finds the missions in the paper's own missions table and the funds the
-documents name, then labels every passage (contents lists excepted) by one rule for all topics:
+documents name, then labels every passage (contents lists excepted). A topic's meaning is the mean
+of its description's vector and of the vectors of the passages that name it (learnt from how the
+documents use the name). A passage's **relevance** to a topic is its cosine with that meaning less
+its mean cosine with the other topics of the group: a passage of the White Paper is near every theme
+in its style, and only what sets one theme apart counts. Then:
 
-- a passage that **names** the topic carries it, unless its meaning is further from the topic than
-  that of half the corpus (a passing mention in a list about something else);
-- a passage that does not name it carries it when its meaning is as close to the topic as that of
-  the typical passage that names it (the median), and in the closest tenth of the corpus.
+- a passage that **names** the topic carries it, unless it is less relevant to it than half the
+  corpus is (a passing mention, "health" in a list about something else);
+- a mission or a theme is also carried, unnamed, by the most relevant hundredth of the corpus (a
+  passage on bus fares serves the transport mission without saying "Mission Three"); a fund is a
+  name, and only a passage naming it carries it.
 
-A topic's meaning is the mean of its description's vector and of the vectors of the passages that
-name it, so it is learnt from how the documents use the name. No threshold is a hand-set number:
-each comes from the topic's own similarities over the corpus.
+No threshold is a similarity typed in: each is a share of the topic's own corpus. The rule was
+chosen on half of a hand-labelled sample and checked on the other half (``benchmarks/topics.py``).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ _CONNECTORS = frozenset({"in", "of", "and", "&", "for", "the"})  # inside a focu
 # A named fund: capitalised words then "Fund" ("UK Shared Prosperity Fund", "Towns Fund").
 _FUND = re.compile(r"(?<![\w&'\u2019-])((?:[A-Z][\w&'\u2019-]*[ \t\n]+){1,5})Fund\b")
 _ACRONYM_AFTER = r"\s*\(([A-Z]{2,8})\)"
+_UNNAMED_SHARE = 0.99  # an unnamed mission or theme: the most relevant hundredth of the corpus
 _MIN_PASSAGES = 2  # a fund named in one passage only is a passing mention, not a topic to browse by
 
 
@@ -168,21 +173,28 @@ class TopicLabels:
             return cls(topics, {}, {})
         matrix = np.stack([vectors[i] for i in ids])
         described = embedder.embed_documents([f"{t.title}. {t.description}" for t in topics])
-        found: dict[str, list[Label]] = {}
         texts = [(text, text.lower()) for text in (_searchable(chunks[i]) for i in ids)]
-        for topic, vector in zip(topics, described, strict=True):
-            name_in = _names_pattern(topic)
-            named = [name_in(text, lowered) for text, lowered in texts]
+        names = [[_names_pattern(t)(text, lowered) for text, lowered in texts] for t in topics]
+        similarity = np.zeros((len(ids), len(topics)), dtype=np.float32)  # passage x topic cosines
+        for column, (vector, named) in enumerate(zip(described, names, strict=True)):
             naming = [row for row, name in enumerate(named) if name]
             meaning = vector + matrix[naming].mean(axis=0) if naming else vector
-            similarity = matrix @ (meaning / (np.linalg.norm(meaning) or 1.0))
-            floor = float(np.median(similarity))
-            close = max(float(np.median(similarity[naming])) if naming else 1.0,
-                        float(np.quantile(similarity, 0.9)))
+            similarity[:, column] = matrix @ (meaning / (np.linalg.norm(meaning) or 1.0))
+        relevance = similarity.copy()
+        groups = np.array([t.group for t in topics])
+        for group in set(groups):
+            columns = groups == group
+            if columns.sum() > 1:  # less the passage's mean over its group (a group of one: as it is)
+                relevance[:, columns] -= similarity[:, columns].mean(axis=1, keepdims=True)
+        found: dict[str, list[Label]] = {}
+        for column, (topic, named) in enumerate(zip(topics, names, strict=True)):
+            scores = relevance[:, column]
+            floor = float(np.median(scores))
+            close = float(np.quantile(scores, _UNNAMED_SHARE)) if topic.group != FUNDS else np.inf
             for row, chunk_id in enumerate(ids):
-                score = float(similarity[row])
-                if (named[row] and score >= floor) or score >= close:
-                    found.setdefault(chunk_id, []).append(Label(topic.id, round(score, 3), named[row]))
+                if (named[row] and scores[row] >= floor) or scores[row] >= close:
+                    label = Label(topic.id, round(float(similarity[row, column]), 3), named[row])
+                    found.setdefault(chunk_id, []).append(label)
         having: dict[str, set[str]] = {}
         group_of = {t.id: t.group for t in topics}  # the property's, before there is an object to ask
         for chunk_id, labels in found.items():
