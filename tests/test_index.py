@@ -166,7 +166,10 @@ def _levelup(settings: Settings, *args: str) -> subprocess.Popen[bytes]:
     if settings.chroma_url:
         env["LEVELUP_CHROMA_URL"] = settings.chroma_url
     command = [str(Path(sys.executable).with_name("levelup")), *args]
-    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # Ctrl-C as a user's terminal sends it: a suite started in the background (``cmd &``) ignores SIGINT,
+    # and a child would inherit that and never see it.
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _wait_for(process: subprocess.Popen[bytes], marker: bytes,
