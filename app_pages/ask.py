@@ -59,8 +59,10 @@ def sidebar(info) -> tuple[str, list[str]]:  # type: ignore[no-untyped-def]
     return place, chosen
 
 
+@st.fragment
 def chat(assistant: Assistant, place: str, filters: Filters) -> None:
-    """The conversation so far, then the new question's answer as it arrives."""
+    """The conversation so far, then the new question's answer as it arrives. A fragment: a question
+    reruns only the conversation, not the page around it (title, sidebar, status)."""
     messages = st.session_state.setdefault("messages", [])
     for position, message in enumerate(messages):
         with st.chat_message(message["role"]):

@@ -51,6 +51,7 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--questions", type=Path, default=SHARED / "eval" / "dev.jsonl")
     parser.add_argument("--repeat", type=int, default=1, help="passes over the questions, warm")
+    parser.add_argument("--app", type=Path, default=REPO / "app.py", help="the Streamlit script to serve")
     args = parser.parse_args()
     questions = read_questions(args.questions)
 
@@ -61,7 +62,7 @@ def main() -> None:
     print(f"load average before: {load_average()}")
     started = time.perf_counter()
     server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.address", "127.0.0.1",
+        [sys.executable, "-m", "streamlit", "run", str(args.app), "--server.address", "127.0.0.1",
          "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
         env={**os.environ, "HF_HUB_OFFLINE": "1"}, cwd=REPO, stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL)
