@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import click
 
 from .errors import AssistantError
-from .models import Hit
-from .render import describe_ingest, render_answer, render_hit
+from .render import describe_ingest, render_answer, render_hit, render_passage
 from .settings import get_settings
 from .text import printable
 
@@ -362,8 +361,7 @@ def browse(text: str | None, limit: int, offset: int, as_json: bool, documents: 
     shown = f"{found.offset + 1}-{found.offset + len(found.rows)} of " if found.rows else ""
     _echo(f"{shown}{found.total} passage(s)")
     for row in found.rows:
-        hit = Hit(row.chunk, 0.0, 0)
-        _echo(render_hit(hit).split("] ", 1)[1].rstrip())
+        _echo(render_passage(row.chunk))
         for label in row.labels:
             _echo(f"   - {label.topic}: {label.why}")
         _echo("")

@@ -33,15 +33,19 @@ def describe_ingest(report: IngestReport) -> list[str]:
 
 
 def render_hit(hit: Hit) -> str:
-    """A search result: rank, score, document and page, section, link, and the start of the passage."""
-    c = hit.chunk
+    """A search result: rank, score, then the passage (``render_passage``) and its other renderings."""
+    also = "".join(f"\n   Also in {_where(a)}" + (f": {a.link}" if a.link else "") for a in hit.also)
+    return f"{hit.rank:>2}. [{hit.score:.3f}] {render_passage(hit.chunk)}{also}\n"
+
+
+def render_passage(c: Chunk) -> str:
+    """A passage: document and page, section, link, and its start (search results, ``levelup browse``)."""
     section = f"\n   § {c.section}" if c.section else ""
     link = f"\n   {c.link}" if c.link else ""
     body = textwrap.fill(readable(c.text), width=100, initial_indent="   ", subsequent_indent="   ",
                          max_lines=6, placeholder=" …")
-    also = "".join(f"\n   Also in {_where(a)}" + (f": {a.link}" if a.link else "") for a in hit.also)
     flag = "" if c.source.verified else f"\n   {UNVERIFIED}"
-    return f"{hit.rank:>2}. [{hit.score:.3f}] {_where(c)}{section}{link}{flag}\n{body}{also}\n"
+    return f"{_where(c)}{section}{link}{flag}\n{body}"
 
 
 def _where(c: Chunk) -> str:
