@@ -74,15 +74,6 @@ THEME_TOPICS: tuple[Topic, ...] = (
 )
 
 GROUP_TITLES = {MISSIONS: "Missions", FUNDS: "Funds", THEMES: "Themes"}
-MISSION_ID = re.compile(r"mission-(\d{1,2})")
-FUND_ID = re.compile(r"fund-[a-z0-9-]+")
-
-
-def is_topic_id(topic: str) -> bool:
-    """Whether ``topic`` is a topic id of a form that exists (which missions and funds an index has
-    is known only once it is open)."""
-    return (topic in (MISSIONS, FUNDS) or any(t.id == topic for t in THEME_TOPICS)
-            or bool(MISSION_ID.fullmatch(topic) or FUND_ID.fullmatch(topic)))
 
 
 def fund_id(name: str) -> str:

@@ -208,9 +208,6 @@ class TopicLabels:
     def of(self, chunk_id: str) -> tuple[Label, ...]:
         return self.labels.get(chunk_id, ())
 
-    def get(self, topic_id: str) -> Topic | None:
-        return next((t for t in self.topics if t.id == topic_id), None)
-
 
 def mission_topics(missions: Sequence[Mission]) -> list[Topic]:
     """A topic per mission. It is named by the paper's references to it ("(Mission Ten)", "Mission 10")
