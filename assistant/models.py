@@ -168,6 +168,16 @@ class Chunk:
         return sentence_units(self.text, breaks, self.heading_path) or [(0, len(self.text))]
 
 
+def passage_fields(chunk: Chunk) -> dict[str, Any]:
+    """A passage as JSON-ready data, where it is from and what it says: the part every listing of
+    passages (search results, browse rows, the API) shares."""
+    source = chunk.source
+    return {"chunk_id": chunk.id, "doc_id": chunk.doc_id, "title": source.title,
+            "publisher": source.publisher, "published": source.published, "licence": source.licence, "page_start": chunk.page_start,
+            "page_end": chunk.page_end, "page_label": chunk.page_label, "section": chunk.section,
+            "url": chunk.link, "text": chunk.text}
+
+
 @dataclass(frozen=True, slots=True)
 class Hit:
     """A chunk returned by a search, with the evidence of how it was ranked."""
@@ -189,21 +199,9 @@ class Hit:
         return (self.chunk.text, *(c.text for c in self.also))
 
     def to_dict(self) -> dict[str, Any]:
-        c = self.chunk
         return {
             "rank": self.rank,
-            "chunk_id": c.id,
-            "doc_id": c.doc_id,
-            "title": c.source.title,
-            "publisher": c.source.publisher,
-            "published": c.source.published,
-            "licence": c.source.licence,
-            "page_start": c.page_start,
-            "page_end": c.page_end,
-            "page_label": c.page_label,
-            "section": c.section,
-            "url": c.link,
-            "text": c.text,
+            **passage_fields(self.chunk),
             "score": round(self.score, 6),
             "reasons": list(self.reasons),
             "also_in": [{"chunk_id": a.id, "doc_id": a.doc_id, "title": a.source.title,

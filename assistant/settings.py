@@ -17,11 +17,12 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -151,6 +152,48 @@ class Settings(BaseSettings):
         0.34, ge=0, le=1, description="Best sentence score under which the assistant says the documents "
         "don't answer (calibrated on the dev set's answerable and unanswerable questions).",
     )
+
+    # --- the HTTP API and its widget (api/) ------------------------------------------------
+    allowed_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="Hub sites whose pages may call the API from a browser (CORS), comma-separated "
+        "origins such as https://hub.example.org. Empty: none (the widget then works only on pages the API "
+        "itself serves).",
+    )
+    frame_ancestors: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="Origins that may frame what the API serves (its PDF copies), comma-separated; "
+        "empty: the allowed origins.",
+    )
+    asks_per_minute: int = Field(
+        15, ge=1, description="Asks (and streamed asks) one client may make a minute; more get 429 with "
+        "Retry-After. Counted per API process.",
+    )
+    searches_per_minute: int = Field(60, ge=1, description="Searches one client may make a minute.")
+    requests_per_minute: int = Field(
+        600, ge=1, description="Asks and searches all clients together may make a minute (per API process): "
+        "beyond it every client gets 429, so a crowd cannot starve the machine.",
+    )
+    max_body_bytes: int = Field(
+        16_384, ge=1024, description="Request bodies longer than this get 413 before they are read whole.",
+    )
+    max_concurrent_asks: int = Field(
+        4, ge=1, description="Asks one API process works on at once; others queue (an ask is CPU-bound, and "
+        "these machines have 2 cores).",
+    )
+    queue_seconds: float = Field(
+        20.0, gt=0, description="An ask still queued after this long gets 503 with Retry-After.",
+    )
+
+    @field_validator("allowed_origins", "frame_ancestors", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [v.rstrip("/") for v in re.split(r"[\s,]+", value) if v]
+        if isinstance(value, list | tuple):
+            bad = [v for v in value if not re.match(r"^https?://[^/\s]+$", str(v))]
+            if bad:
+                raise ValueError(f"origins look like https://hub.example.org (no path), got {bad[0]!r}")
+            return tuple(str(v) for v in value)
+        return value
 
     @field_validator("chroma_url")
     @classmethod

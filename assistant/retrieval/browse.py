@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..index.loaded import LoadedIndex
-from ..models import Chunk, Filters, Hit
+from ..models import Chunk, Filters, Hit, passage_fields
 from ..topics import Label
 from .search import allowed, check_filters
 
@@ -24,10 +24,7 @@ class Row:
     labels: tuple[Label, ...]  # every label, those of the chosen topics first
 
     def to_dict(self) -> dict[str, object]:
-        c = self.chunk
-        return {"chunk_id": c.id, "doc_id": c.doc_id, "title": c.source.title, "section": c.section,
-                "page_start": c.page_start, "page_end": c.page_end, "page_label": c.page_label,
-                "url": c.link, "text": c.text,
+        return {**passage_fields(self.chunk),
                 "labels": [{"topic": label.topic, "why": label.why} for label in self.labels]}
 
 
