@@ -174,8 +174,8 @@ def passage_fields(chunk: Chunk) -> dict[str, Any]:
     source = chunk.source
     return {"chunk_id": chunk.id, "doc_id": chunk.doc_id, "title": source.title,
             "publisher": source.publisher, "published": source.published, "licence": source.licence,
-            "page_start": chunk.page_start, "page_end": chunk.page_end, "page_label": chunk.page_label, "section": chunk.section,
-            "url": chunk.link, "text": chunk.text}
+            "page_start": chunk.page_start, "page_end": chunk.page_end, "page_label": chunk.page_label,
+            "section": chunk.section, "url": chunk.link, "text": chunk.text}
 
 
 @dataclass(frozen=True, slots=True)
