@@ -35,9 +35,8 @@ def local_pdfs(generation: str) -> dict[str, str]:
     assistant = get_assistant()
     found = {}
     for document in assistant.status().documents:
-        path = Path(document.file)
-        path = path if path.is_absolute() else assistant.settings.documents_dir / path
-        if path.suffix.lower() != ".pdf" or not path.is_file():
+        path = assistant.document_file(document.id)
+        if path is None or path.suffix.lower() != ".pdf":
             continue
         copy = STATIC / "documents" / f"{document.digest[:16]}.pdf"
         if not copy.is_file():

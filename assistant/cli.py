@@ -456,3 +456,33 @@ def feedback_export(csv_file: Path | None) -> None:
         writer.writeheader()
         writer.writerows(row.to_dict() for row in rows)
     _echo(f"Wrote {len(rows)} rating(s) to {csv_file}.", err=True)
+
+
+# --- serve ---------------------------------------------------------------------------------
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0: every interface; put a TLS proxy in front).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="API processes; each loads the model and the index (about 0.5 GB each).")
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the HTTP API and the chat widget (/widget.js); the contract is at /docs.
+
+    \b
+        levelup serve --port 8080
+        curl -s localhost:8080/api/v1/ask -H 'Content-Type: application/json' \\
+             -d '{"question": "How much is the UK Shared Prosperity Fund worth?"}'
+
+    Hub sites that embed the widget go in LEVELUP_ALLOWED_ORIGINS. With several workers (or machines),
+    point LEVELUP_CHROMA_URL at one Chroma server: every worker serves what an ingest publishes there.
+    """
+    import logging
+
+    import uvicorn
+
+    with _friendly_errors():
+        get_settings()  # a bad LEVELUP_* setting fails here, once, not in every worker
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    uvicorn.run("assistant.api:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level="warning", access_log=False, proxy_headers=True)

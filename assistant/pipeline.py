@@ -226,6 +226,16 @@ class Assistant:
         ``QueryError`` (an empty question) is raised when the first event is asked for."""
         yield from events_of(self.ask(question, history=history, filters=filters, place=place))
 
+    def document_file(self, doc_id: str) -> Path | None:
+        """The file a document of the serving index was read from, when this machine has it (a worker
+        serving from a Chroma server may not): what a citation's "open the PDF at page N" serves."""
+        document = next((d for d in self.status().documents if d.id == doc_id), None)
+        if document is None:
+            return None
+        path = Path(document.file)
+        path = path if path.is_absolute() else self.settings.documents_dir / path
+        return path if path.is_file() else None
+
     def passage(self, chunk_id: str) -> Chunk | None:
         """A passage of the serving index by id: the text around a cited quote."""
         return self._serve().index.chunks.get(chunk_id)
