@@ -486,3 +486,7 @@ def serve(host: str, port: int, workers: int) -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     uvicorn.run("assistant.api:create_app", factory=True, host=host, port=port, workers=workers,
                 log_level="warning", access_log=False, proxy_headers=True)
+
+
+if __name__ == "__main__":
+    cli()

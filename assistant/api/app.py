@@ -113,7 +113,8 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
 
     @app.post("/api/v1/ask/stream", response_class=StreamingResponse, tags=["answers"], responses={
         200: {"description": "Server-Sent Events: reading, piece..., sources, done (or error).",
-              "content": {"text/event-stream": {"schema": {"type": "string"}}}}, **ERRORS})
+              "content": {"text/event-stream": {"schema": {"type": "object"}}}},
+        **ERRORS})
     def ask_stream(body: AskIn, request: Request) -> StreamingResponse:
         """The answer as Server-Sent Events: ``reading`` (how the question was read), ``piece`` (the
         answer, a sentence or bullet at a time, with its markers), ``sources`` (the citations), then
