@@ -118,7 +118,7 @@ class RateLimiter:
             mine.append(now)
             self._all.append(now)
             if len(self._seen) > 10_000:  # forget idle clients
-                self._seen = {key: t for key, t in self._seen.items() if t}
+                self._seen = {key: t for key, t in self._seen.items() if t and t[-1] > now - self.WINDOW}
             return 0
 
 
