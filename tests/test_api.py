@@ -214,7 +214,7 @@ def fuzzed_api(corpus_settings: Settings, tmp_path_factory: pytest.TempPathFacto
 
 def test_the_openapi_contract_holds_for_generated_requests(fuzzed_api: str, tmp_path: Path) -> None:
     """schemathesis (its own CLI: its pytest plugin does not load under pytest 9) generates requests for
-    every operation from /openapi.json: no 5xx, and every response, errors included, matches its
+    all five operations of /openapi.json: no 5xx, and every response, errors included, matches its
     documented schema and status."""
     schemathesis = Path(sys.executable).with_name("schemathesis")
     run = subprocess.run(
@@ -224,4 +224,4 @@ def test_the_openapi_contract_holds_for_generated_requests(fuzzed_api: str, tmp_
          "--request-timeout", "60", "--report-dir", str(tmp_path), "--no-color"],
         capture_output=True, text=True, timeout=900, env={**os.environ, "SCHEMATHESIS_HOOKS": ""})
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
-    assert "Tested: 6" in run.stdout and "No issues found" in run.stdout  # all six operations
+    assert "Tested: 5" in run.stdout and "No issues found" in run.stdout  # every documented operation

@@ -159,8 +159,8 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         return _health(200, status="ok", generation=info.generation, model=info.model,
                        passages=info.passages, documents=documents)
 
-    @app.api_route("/api/v1/documents/{doc_id}", methods=["GET", "HEAD"], response_class=FileResponse,
-                   tags=["passages"], responses={
+    @app.head("/api/v1/documents/{doc_id}", include_in_schema=False)
+    @app.get("/api/v1/documents/{doc_id}", response_class=FileResponse, tags=["passages"], responses={
         200: {"description": "The indexed file (a PDF opens at #page=N).",
               "content": {"application/pdf": {}, "text/markdown": {}, "text/plain": {}}},
         404: {"model": ErrorOut, "description": "No such document here."}, **ERRORS})

@@ -1,8 +1,9 @@
 """What the HTTP API accepts and returns, as pydantic models: they are the OpenAPI contract.
 
 The responses are the library's own ``to_dict()`` shapes (``levelup ask --json`` prints the same
-``AnswerOut``); FastAPI checks every response against these models, so a field added to a
-``to_dict`` without a line here fails the API tests instead of drifting silently.
+``AnswerOut``; a citation is the ``Citation`` dataclass itself). FastAPI checks every response against
+these models, so a field added to a ``to_dict`` without a line here fails the API tests instead of
+drifting silently.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from ..models import Citation
 
 #: Longer questions are refused with 422 before anything reads them (the assistant itself asks for
 #: the question on its own above ``max_question_chars``; this bounds what it is handed at all).
@@ -37,24 +40,6 @@ class AskIn(BaseModel):
                                description="Earlier questions of this conversation, oldest first.")
     place: str | None = Field(None, max_length=100, description="The user's town or council, e.g. Wigan.")
     filters: FiltersIn = Field(default_factory=FiltersIn)
-
-
-class CitationOut(BaseModel):
-    n: int = Field(description="The marker [n] in the answer text.")
-    quote: str = Field(description="The quoted sentence, verbatim from the document.")
-    chunk_id: str
-    doc_id: str
-    title: str
-    publisher: str
-    published: str
-    licence: str
-    section: str
-    page: str | None = Field(description="The page as printed; null for unpaged texts.")
-    url: str | None = Field(description="The official address (for a PDF, at #page=N).")
-    kind: Literal["document", "gazetteer", "source"]
-    verified: bool = Field(description="False: the document has no known publisher.")
-    pdf_page: int | None = Field(description="In a PDF, the page as the file counts it: "
-                                 "GET /api/v1/documents/{doc_id}#page={pdf_page} opens it.")
 
 
 class AlsoIn(BaseModel):
@@ -96,7 +81,9 @@ class AnswerOut(BaseModel):
     abstained: bool
     reason: str = Field(description="Why it abstained or refused (not_covered, off_topic, ...); or empty.")
     kind: str = Field(description="answer, list, abstain, clarify, refusal or smalltalk.")
-    citations: list[CitationOut]
+    citations: list[Citation] = Field(description="What the markers [n] point to: the quoted sentence "
+                                      "and where it is (for a PDF, pdf_page opens "
+                                      "/api/v1/documents/{doc_id}#page={pdf_page}).")
     more: list[str] = Field(description="Further cited sentences, for 'show more'.")
     related: list[HitOut] = Field(description="When it abstained: the nearest passages.")
     notes: list[str] = Field(description="How the question was read.")
