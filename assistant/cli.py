@@ -467,14 +467,14 @@ def feedback_export(csv_file: Path | None) -> None:
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="API processes; each loads the model and the index (about 0.5 GB each).")
 def serve(host: str, port: int, workers: int) -> None:
-    """Serve the HTTP API and the chat widget (/widget.js); the contract is at /docs.
+    """Serve the HTTP API; its contract is at /docs.
 
     \b
         levelup serve --port 8080
         curl -s localhost:8080/api/v1/ask -H 'Content-Type: application/json' \\
              -d '{"question": "How much is the UK Shared Prosperity Fund worth?"}'
 
-    Hub sites that embed the widget go in LEVELUP_ALLOWED_ORIGINS. With several workers (or machines),
+    Hub sites whose pages call it go in LEVELUP_ALLOWED_ORIGINS. With several workers (or machines),
     point LEVELUP_CHROMA_URL at one Chroma server: every worker serves what an ingest publishes there.
     """
     import logging
