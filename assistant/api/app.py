@@ -6,7 +6,6 @@
     GET  /api/v1/search         passages, best first
     GET  /api/v1/health         what is served: generation, documents, model (503 until it can answer)
     GET  /api/v1/documents/ID   the indexed file itself, so a citation opens the PDF at #page=N
-    GET  /widget.js             the embeddable chat widget (widget/widget.js)
     GET  /openapi.json, /docs   the contract
 
 ``levelup serve`` runs it on uvicorn; ``create_app(settings, assistant)`` builds it for tests.
@@ -19,7 +18,6 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request
@@ -45,7 +43,6 @@ from .schemas import QUESTION_CHARS, AnswerOut, AskIn, ErrorOut, FiltersIn, Heal
 
 log = logging.getLogger("levelup.api")
 
-WIDGET = Path(__file__).resolve().parents[2] / "widget" / "widget.js"
 MEDIA_TYPES = {".pdf": "application/pdf", ".md": "text/markdown; charset=utf-8",
                ".txt": "text/plain; charset=utf-8", ".html": "text/plain; charset=utf-8"}
 
@@ -173,13 +170,6 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         return FileResponse(path, media_type=MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream"),
                             headers={"Cache-Control": "public, max-age=3600"},
                             content_disposition_type="inline", filename=path.name)
-
-    @app.get("/widget.js", include_in_schema=False)
-    def widget() -> FileResponse:
-        if not WIDGET.is_file():
-            raise HTTPException(404, "widget/widget.js is not here: run levelup serve from a checkout.")
-        return FileResponse(WIDGET, media_type="text/javascript; charset=utf-8",
-                            headers={"Cache-Control": "public, max-age=300"})
 
     _handle_errors(app)
     app.add_middleware(CORSMiddleware, allow_origins=list(settings.allowed_origins), allow_credentials=False,
